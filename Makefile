@@ -1,0 +1,30 @@
+# `make run` and `make test` are the whole set-up: both create .venv when it is missing
+# (or when a requirements file changed) and install into it.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PORT   ?= 8501
+STREAMLIT_FLAGS := --server.port $(PORT) --server.headless true \
+	--server.fileWatcherType none --browser.gatherUsageStats false
+
+.PHONY: run test bench clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+run: $(VENV)/.installed
+	@echo "The Lab: http://localhost:$(PORT)"
+	$(PY) -m streamlit run app.py $(STREAMLIT_FLAGS)
+
+test: $(VENV)/.installed
+	$(PY) -m pytest
+
+bench: $(VENV)/.installed
+	$(PY) bench/engine_overhead.py
+	$(PY) bench/latency.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

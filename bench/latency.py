@@ -1,0 +1,339 @@
+"""Latency of the live app, measured in a real Chromium against a server it starts itself.
+
+  (a) warm server, NEW configuration: navigation -> progress bar shown, and
+      navigation -> first chart (first streamed point) shown.       goal <= 1 s
+  (b) revisit of a finished configuration in a fresh page: navigation -> all 5 charts
+      shown and the script idle.                                    goal <= 0.5 s
+  (c) GET /_stcore/health, median and p95, while two runs train (two pages open).
+                                                                    goal <= 100 ms
+  (d) steps/s of a run training in the server with its page open and streaming, vs the
+      same config trained through the engine (`execute`, as run_sync does) in this
+      process alone. Tells whether the worker thread starves under a live page.
+
+Times in (a) and (b) are taken in the page (performance.now(), from the start of the
+navigation), so they include the page load and the websocket handshake.
+
+Run: .venv/bin/python bench/latency.py [--reps N]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
+                 "--disable-background-networking"]
+PAGE = "/gradient_descent"
+CHART = '[data-testid="stVegaLiteChart"]'
+PROGRESS = '[data-testid="stProgress"]'
+IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+N_CHARTS = 5
+LONG_STEPS = 20000
+PROGRESS_RE = re.compile(r"step ([\d,]+) of ([\d,]+) · ([\d.]+) s")
+
+# Records, in the page, when each milestone was first seen (ms since navigation start).
+WATCH_JS = r"""
+(() => {
+  window.__seen = {};
+  const visible = el => { const r = el.getBoundingClientRect(); return r.width > 0 && r.height > 0; };
+  const drawn = el => visible(el) && el.querySelector('canvas, svg') !== null;
+  function check() {
+    const now = performance.now(), s = window.__seen;
+    if (!document.body) return;
+    if (s.app === undefined && document.querySelector('[data-testid="stApp"]')) s.app = now;
+    if (s.title === undefined) {
+      const h = document.querySelector('h1');
+      if (h && visible(h)) s.title = now;
+    }
+    if (s.charts5 === undefined && document.querySelectorAll('%(chart)s').length >= %(n)d &&
+        [...document.querySelectorAll('%(chart)s')].filter(drawn).length >= %(n)d) s.charts5 = now;
+    if (s.progress === undefined) {
+      const p = document.querySelector('%(progress)s');
+      if (p && visible(p)) s.progress = now;
+    }
+    const charts = [...document.querySelectorAll('%(chart)s')].filter(drawn);
+    if (s.chart === undefined && charts.length > 0) s.chart = now;
+    if (s.done === undefined && [...document.querySelectorAll('[data-testid="stAlert"]')]
+          .some(a => a.textContent.includes('Done:'))) s.done = now;
+    if (s.full === undefined && charts.length >= %(n)d && s.done !== undefined &&
+        document.querySelector('%(idle)s')) s.full = now;
+  }
+  new MutationObserver(check).observe(document, {subtree: true, childList: true,
+                                                 attributes: true, characterData: true});
+  setInterval(check, 5);
+})();
+""" % {"progress": PROGRESS, "chart": CHART, "idle": IDLE, "n": N_CHARTS}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def verdict(ok: bool) -> str:
+    return "OK" if ok else "MISSED"
+
+
+def pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    k = (len(values) - 1) * q
+    lo, hi = int(k), min(int(k) + 1, len(values) - 1)
+    return values[lo] + (values[hi] - values[lo]) * (k - lo)
+
+
+class Server:
+    def __init__(self, cache_dir: str, workers: int = 2):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = Path(cache_dir).parent / f"lab-bench-server-{self.port}.log"
+        env = dict(os.environ, LAB_CACHE_DIR=cache_dir, LAB_WORKERS=str(workers))
+        self.proc = subprocess.Popen(
+            [str(ROOT / ".venv/bin/python"), "-m", "streamlit", "run", "app.py",
+             "--server.port", str(self.port), "--server.headless", "true",
+             "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
+            cwd=ROOT, env=env, stdout=self.log_path.open("wb"), stderr=subprocess.STDOUT,
+            start_new_session=True)
+
+    def wait_healthy(self, timeout: float = 90) -> float:
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < timeout:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the server exited early:\n{self.log_path.read_text()}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as r:
+                    if r.read().strip() == b"ok":
+                        return time.monotonic() - t0
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError(f"the server was not healthy within {timeout} s")
+
+    def stop(self) -> None:
+        """Stop the server's whole process group: SIGTERM, then SIGKILL."""
+        if self.proc.poll() is not None:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(5)
+        except ProcessLookupError:
+            pass
+
+
+def health_latencies(url: str, n: int, spacing: float, budget: float) -> list[float]:
+    """Seconds per GET /_stcore/health, `n` requests `spacing` apart, within `budget` s."""
+    out, end = [], time.monotonic() + budget
+    for _ in range(n):
+        if time.monotonic() > end:
+            break
+        t0 = time.perf_counter()
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=10) as r:
+            assert r.read().strip() == b"ok"
+        out.append(time.perf_counter() - t0)
+        time.sleep(spacing)
+    return out
+
+
+def open_page(context, url: str, wait_for: str | None, timeout_s: float = 60):
+    """A fresh page (a new Streamlit session) at `url`; returns (page, seen-times in s)."""
+    page = context.new_page()
+    page.goto(url, wait_until="commit")
+    if wait_for:
+        page.wait_for_function(f"() => window.__seen && window.__seen.{wait_for} !== undefined",
+                               timeout=timeout_s * 1000, polling=20)
+    return page
+
+
+def seen(page) -> dict[str, float]:
+    return {k: v / 1000 for k, v in page.evaluate("() => window.__seen").items()}
+
+
+def progress(page) -> tuple[int, int, float] | None:
+    """(step, total, elapsed s) from the page's progress text, or None when none is shown."""
+    loc = page.locator(PROGRESS)
+    if loc.count() == 0:
+        return None
+    m = PROGRESS_RE.search(loc.first.inner_text())
+    if not m:
+        return None
+    return int(m[1].replace(",", "")), int(m[2].replace(",", "")), float(m[3])
+
+
+def cancel(page) -> None:
+    """Press the page's Cancel button and wait for the run to show as cancelled."""
+    button = page.locator('button:has-text("Cancel")')
+    if button.count():
+        button.first.click()
+        page.get_by_text("Cancelled").first.wait_for(timeout=30_000)
+
+
+def engine_rate(query: dict[str, str], warm_s: float, span_s: float) -> float:
+    """Steps/s of `query`'s config trained through the engine in this process alone,
+    sampled like the page: (step, elapsed) at two times, then cancelled."""
+    import torch
+
+    from core import params, runs
+    from core.experiments import get as get_experiment
+
+    torch.set_num_threads(1)
+    exp = get_experiment("gradient_descent")
+    config, warnings = params.from_query(exp.Config, query)
+    assert not warnings, warnings
+    config = params.validate(config)
+    run = runs.Run(exp, config, params.cache_key(exp.name, exp.version, config), "bench")
+    thread = threading.Thread(target=runs.execute, args=(run,))
+    thread.start()
+    try:
+        time.sleep(warm_s)
+        v1 = run.view()
+        time.sleep(span_s)
+        v2 = run.view()
+    finally:
+        run._cancel.set()
+        thread.join(30)
+    return (v2.step - v1.step) / (v2.elapsed - v1.elapsed)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reps", type=int, default=3, help="repetitions of (a) and (b)")
+    args = parser.parse_args()
+
+    from playwright.sync_api import sync_playwright
+
+    tmp = tempfile.mkdtemp(prefix="lab-bench-")
+    cache_dir = os.path.join(tmp, "cache")
+    os.makedirs(cache_dir)
+    server = Server(cache_dir, workers=2)
+    results: dict[str, str] = {}
+    pw = browser = None
+    try:
+        startup = server.wait_healthy()
+        print(f"server on {server.url} healthy after {startup:.1f} s "
+              f"(LAB_WORKERS=2, cache {cache_dir})")
+        pw = sync_playwright().start()
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        context.add_init_script(WATCH_JS)
+        base = server.url + PAGE
+
+        # Warm-up: imports, the registry, the worker threads, torch in the server.
+        t0 = time.perf_counter()
+        page = open_page(context, base, "full", timeout_s=120)
+        print(f"warm-up: first visit (default config, trains 1000 steps) fully drawn "
+              f"after {seen(page)['full']:.2f} s in-page, {time.perf_counter() - t0:.2f} s "
+              "wall")
+        page.close()
+        idle = health_latencies(server.url, 40, 0.02, 10)
+        print(f"health, idle server: median {statistics.median(idle) * 1e3:.1f} ms, "
+              f"p95 {pct(idle, 0.95) * 1e3:.1f} ms ({len(idle)} requests)")
+
+        # (a) a new configuration on the warm server
+        print("\n(a) new configuration (steps=3000, fresh seed), navigation ->")
+        firsts, bars, fin_urls = [], [], []
+        for i in range(args.reps):
+            url = f"{base}?steps=3000&seed={1001 + i}"
+            page = open_page(context, url, "chart")
+            s = seen(page)
+            page.wait_for_function("() => window.__seen.full !== undefined",
+                                   timeout=120_000, polling=50)  # let it finish
+            s_done = seen(page)
+            page.close()
+            firsts.append(s["chart"])
+            if "progress" in s:
+                bars.append(s["progress"])
+            fin_urls.append(url)
+            print(f"    rep {i + 1}: progress bar {s.get('progress', float('nan')):.2f} s, "
+                  f"first chart {s['chart']:.2f} s, done+drawn {s_done['full']:.2f} s")
+        first, bar = statistics.median(firsts), statistics.median(bars) if bars else float("nan")
+        print(f"    median: progress bar {bar:.2f} s; first chart {first:.2f} s  "
+              f"goal <= 1 s  {verdict(first <= 1.0)}")
+        results["a_bar"] = f"{bar:.2f} s"
+        results["a_chart"] = f"{first:.2f} s"
+
+        # (b) revisit of a finished configuration in a fresh page
+        print("\n(b) revisit of a finished configuration, navigation -> 5 charts + idle")
+        fulls = []
+        for i in range(args.reps):
+            page = open_page(context, fin_urls[i % len(fin_urls)], "full")
+            fulls.append(seen(page)["full"])
+            page.close()
+            print(f"    rep {i + 1}: {fulls[-1]:.2f} s")
+        full = statistics.median(fulls)
+        print(f"    median: {full:.2f} s  goal <= 0.5 s  {verdict(full <= 0.5)}")
+        results["b"] = f"{full:.2f} s"
+
+        # (d) steps/s with one page open and streaming
+        print(f"\n(d) steps/s of one run (steps={LONG_STEPS}) with its page open and streaming")
+        query = {"steps": str(LONG_STEPS), "seed": "3001"}
+        page = open_page(context, f"{base}?steps={LONG_STEPS}&seed=3001", "chart")
+        page.wait_for_timeout(2000)
+        p1 = progress(page)
+        page.wait_for_timeout(8000)
+        p2 = progress(page)
+        if not (p1 and p2) or p2[2] <= p1[2]:
+            raise RuntimeError(f"could not read the progress text: {p1} {p2}")
+        live_rate = (p2[0] - p1[0]) / (p2[2] - p1[2])
+        cancel(page)
+        page.close()
+        alone_rate = engine_rate(query, 2.0, 8.0)
+        print(f"    server, page open : {live_rate:7.0f} steps/s "
+              f"(step {p1[0]:,} at {p1[2]:.1f} s -> {p2[0]:,} at {p2[2]:.1f} s)")
+        print(f"    engine, alone     : {alone_rate:7.0f} steps/s (this process, no server load)")
+        print(f"    ratio             : {live_rate / alone_rate:7.2f}")
+        results["d_live"] = f"{live_rate:.0f} steps/s"
+        results["d_alone"] = f"{alone_rate:.0f} steps/s"
+
+        # (c) health while two runs train, two pages open
+        print(f"\n(c) GET /_stcore/health while two runs train (steps={LONG_STEPS}, 2 pages)")
+        pages = [open_page(context, f"{base}?steps={LONG_STEPS}&seed={2001 + i}", "chart")
+                 for i in range(2)]
+        before = [progress(p) for p in pages]
+        lat = health_latencies(server.url, 200, 0.05, 30)
+        after = [progress(p) for p in pages]
+        print(f"    progress bars: before {[b and b[0] for b in before]}, "
+              f"after {[a and a[0] for a in after]} (steps)")
+        if not all(before) or not all(after):
+            print("    WARNING: a progress bar was missing: the runs may not both have trained")
+        med, p95 = statistics.median(lat), pct(lat, 0.95)
+        print(f"    {len(lat)} requests: median {med * 1e3:.1f} ms, p95 {p95 * 1e3:.1f} ms, "
+              f"max {max(lat) * 1e3:.1f} ms  goal p95 <= 100 ms  {verdict(p95 <= 0.1)}")
+        results["c"] = f"median {med * 1e3:.0f} ms, p95 {p95 * 1e3:.0f} ms"
+        for p in pages:
+            cancel(p)
+            p.close()
+
+        print("\nsummary")
+        print(f"  (a) new config -> progress bar     {results['a_bar']:>22}")
+        print(f"  (a) new config -> first chart      {results['a_chart']:>22}   goal <= 1 s")
+        print(f"  (b) revisit -> full render         {results['b']:>22}   goal <= 0.5 s")
+        print(f"  (c) health, 2 runs training        {results['c']:>22}   goal p95 <= 100 ms")
+        print(f"  (d) steps/s page open vs alone     "
+              f"{results['d_live'] + ' / ' + results['d_alone']:>22}")
+    finally:
+        if browser is not None:
+            browser.close()
+        if pw is not None:
+            pw.stop()
+        server.stop()
+        print(f"(server stopped; its log: {server.log_path})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The Lab's engine: experiments, hyperparameters and background runs. No Streamlit here."""

@@ -1,0 +1,52 @@
+"""Where runs train: CUDA when there is one, else the CPU with one thread per run.
+
+`LAB_DEVICE=cpu|cuda|mps|auto` overrides the choice (auto is the default).
+"""
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+import torch
+
+CHOICES = ("auto", "cpu", "cuda", "mps")
+
+
+@lru_cache(maxsize=1)
+def choose() -> torch.device:
+    wanted = os.environ.get("LAB_DEVICE", "auto").strip().lower() or "auto"
+    if wanted not in CHOICES:
+        raise ValueError(f"LAB_DEVICE must be one of {', '.join(CHOICES)}; got {wanted!r}.")
+    if wanted == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("LAB_DEVICE=cuda, but torch sees no CUDA device on this machine.")
+    if wanted == "mps" and not torch.backends.mps.is_available():
+        raise RuntimeError("LAB_DEVICE=mps, but torch sees no MPS device on this machine.")
+    if wanted == "auto":
+        wanted = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(wanted)
+
+
+def describe(device: torch.device | None = None) -> str:
+    device = device or choose()
+    if device.type == "cuda":
+        return f"GPU: {torch.cuda.get_device_name(device)}"
+    if device.type == "mps":
+        return "GPU: Apple MPS"
+    return "CPU (1 thread per run)"
+
+
+def prepare_worker(device: torch.device) -> None:
+    """Small models train fastest on one CPU thread: two threads collapse when the other
+    core is busy (the server, a second run). The setting is process-wide."""
+    if device.type == "cpu" and torch.get_num_threads() != 1:
+        torch.set_num_threads(1)
+
+
+def default_workers() -> int:
+    """One worker per two CPU cores (at least one), or LAB_WORKERS."""
+    text = os.environ.get("LAB_WORKERS", "").strip()
+    if text:
+        if not text.isdigit() or not 1 <= int(text) <= 64:
+            raise ValueError(f"LAB_WORKERS must be an integer in [1, 64]; got {text!r}.")
+        return int(text)
+    return max(1, (os.cpu_count() or 2) // 2)

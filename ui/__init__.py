@@ -1,0 +1,1 @@
+"""Streamlit parts every page shares. Pages call these; these call `core`."""

@@ -1,0 +1,142 @@
+"""Widgets built from a Config's declared fields, "try this" presets, and share-by-URL.
+
+Each widget's key is `<page>.<field>`. On a session's first visit to a page the values
+come from the URL's query parameters (bad ones are reported and replaced by defaults);
+afterwards the URL follows the controls, so the address bar always holds a link to the
+configuration on screen.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+from urllib.parse import urlencode
+
+import streamlit as st
+
+from core import params
+
+
+def _key(page: str, name: str) -> str:
+    return f"{page}.{name}"
+
+
+def _widget_value(spec: params.Spec, value: Any) -> Any:
+    """Values as the widgets hold them (lists as comma-separated text)."""
+    return params.format_value(value) if spec.kind.endswith("_list") else value
+
+
+def init_state(page: str, config_cls: type) -> None:
+    """Fill the page's widget state once per session, from the URL where it has values."""
+    flag = _key(page, "__ready")
+    if st.session_state.get(flag):
+        return
+    config, warnings = params.from_query(config_cls, dict(st.query_params))
+    for spec in params.specs(config_cls):
+        st.session_state[_key(page, spec.name)] = _widget_value(spec, getattr(config, spec.name))
+    st.session_state[_key(page, "__warnings")] = warnings
+    st.session_state[flag] = True
+
+
+def set_values(page: str, config_cls: type, values: dict[str, Any]) -> None:
+    """Put every control back to its default, then apply `values` (a preset)."""
+    for spec in params.specs(config_cls):
+        value = values.get(spec.name, spec.default)
+        st.session_state[_key(page, spec.name)] = _widget_value(spec, value)
+
+
+def presets(page: str, config_cls: type, choices: dict[str, tuple[str, dict[str, Any]]]) -> None:
+    """One button per preset: {label: (what it shows, {field: value})}."""
+    columns = st.columns(len(choices))
+    for column, (label, (caption, values)) in zip(columns, choices.items()):
+        column.button(label, key=_key(page, f"preset.{label}"), help=caption,
+                      on_click=set_values, args=(page, config_cls, values),
+                      width="stretch")
+
+
+def _log_options(spec: params.Spec, current: float) -> list[float]:
+    lo, hi = math.log10(spec.low), math.log10(spec.high)
+    grid = {float(f"{m * 10 ** e:.6g}") for e in range(math.floor(lo), math.ceil(hi) + 1)
+            for m in (1, 2, 3, 5) if spec.low <= m * 10 ** e <= spec.high}
+    return sorted(grid | {float(current), float(spec.low), float(spec.high)})
+
+
+def _step(spec: params.Spec) -> float:
+    span = (spec.high - spec.low) / 100
+    return float(10 ** math.floor(math.log10(span))) if span > 0 else 0.01
+
+
+def widget(page: str, spec: params.Spec, container: Any = st) -> None:
+    """Draw one field's widget; its value lives in session_state under the field's key."""
+    key = _key(page, spec.name)
+    common = {"key": key, "help": f"{spec.help} ({spec.allowed()})"}
+    if spec.kind == "choice":
+        container.selectbox(spec.title, spec.choices, **common)
+    elif spec.kind == "bool":
+        container.toggle(spec.title, **common)
+    elif spec.kind == "int":
+        if spec.high - spec.low <= 200:
+            container.slider(spec.title, int(spec.low), int(spec.high), step=1, **common)
+        else:
+            container.number_input(spec.title, int(spec.low), int(spec.high), step=1, **common)
+    elif spec.kind == "float" and spec.log:
+        options = _log_options(spec, st.session_state.get(key, spec.default))
+        container.select_slider(spec.title, options, format_func=lambda v: f"{v:g}", **common)
+    elif spec.kind == "float":
+        container.slider(spec.title, float(spec.low), float(spec.high), step=_step(spec),
+                         **common)
+    else:
+        container.text_input(spec.title, **common)
+
+
+def controls(page: str, config_cls: type, layout: dict[str, list[str]] | None = None,
+             overrides: dict[str, Callable[[params.Spec, Any], None]] | None = None) -> Any | None:
+    """Draw the page's controls and return the validated Config, or None (the reason shown).
+
+    `layout` groups field names into labelled columns; fields it leaves out are drawn in
+    a last column. `overrides` draws a field with a page's own widget function.
+    """
+    init_state(page, config_cls)
+    for warning in st.session_state.pop(_key(page, "__warnings"), []):
+        st.warning(f"The link's configuration: {warning}")
+    all_specs = {s.name: s for s in params.specs(config_cls)}
+    groups = dict(layout or {"Settings": list(all_specs)})
+    rest = [n for n in all_specs if not any(n in names for names in groups.values())]
+    if rest:
+        groups["More"] = rest
+    for column, (title, names) in zip(st.columns(len(groups)), groups.items()):
+        column.markdown(f"**{title}**")
+        for name in names:
+            spec = all_specs[name]
+            if overrides and name in overrides:
+                overrides[name](spec, column)
+            else:
+                widget(page, spec, column)
+    values = {n: st.session_state[_key(page, n)] for n in all_specs}
+    try:
+        config = params.build(config_cls, values)
+    except params.ParamError as err:
+        st.error(f"{err} The last valid run stays on screen.")
+        return None
+    _sync_url(config)
+    return config
+
+
+def _sync_url(config: Any) -> None:
+    wanted = params.to_query(config)
+    current = {k: st.query_params[k] for k in st.query_params}
+    if current != wanted:
+        st.query_params.from_dict(wanted)
+
+
+def share_link(config: Any) -> str:
+    base = (st.context.url or "").split("?")[0]
+    query = urlencode(params.to_query(config))
+    return f"{base}?{query}" if query else base
+
+
+def share(config: Any) -> None:
+    """The link that reopens this page with this configuration."""
+    with st.popover("Share this configuration", icon=":material/link:"):
+        st.caption("Anyone who opens this link sees this configuration (and, once it has "
+                   "run, its cached result).")
+        st.code(share_link(config), language=None, wrap_lines=True)

@@ -1,0 +1,125 @@
+"""Starting a page's run, the run panel, the live fragment, and downloads."""
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any, Callable
+
+import pandas as pd
+import streamlit as st
+
+from core import params, runs
+
+LIVE_EVERY = 1.0  # seconds between redraws while a run trains (see the note in runs.py)
+
+
+def registry() -> runs.Registry:
+    return runs.default_registry()
+
+
+def session_id() -> str:
+    return st.session_state.setdefault("lab.session", uuid.uuid4().hex)
+
+
+def start(page: str, experiment: str, config: Any, force: bool = False) -> runs.Run | None:
+    """The page's run for `config`: an existing one when any session started it before.
+
+    The session stops watching the run it showed before; a run nobody watches is
+    cancelled, so changing a control does not leave a stale run holding the queue.
+    """
+    reg, me = registry(), session_id()
+    slot = f"{page}.__run"
+    try:
+        run = reg.start(experiment, config, owner=me, force=force)
+    except runs.QueueFull as err:
+        st.error(f"Cannot start the run: {err}")
+        return None
+    previous = st.session_state.get(slot)
+    if previous and previous != run.key and (old := reg.get(previous)) is not None:
+        reg.release(old, me)
+    st.session_state[slot] = run.key
+    return run
+
+
+def panel(view: runs.RunView, run: runs.Run, page: str, experiment: str) -> None:
+    """Status, progress, queue position, cancel and rerun."""
+    left, right = st.columns([5, 1], vertical_alignment="center")
+    with left:
+        if view.status == runs.QUEUED:
+            st.info(f"Waiting for a free worker: position {view.queue_position or '?'} in "
+                    "the queue.", icon=":material/hourglass_top:")
+        elif view.status == runs.RUNNING:
+            total = view.total or 0
+            st.progress(view.progress, text=f"Training on {view.device}: step {view.step:,} "
+                                             f"of {total:,} · {view.elapsed:.1f} s")
+        elif view.status == runs.DONE:
+            source = " (from the cache: this configuration was trained before)" \
+                if view.from_cache else ""
+            st.success(f"Done: {view.step:,} steps in {view.elapsed:.1f} s{source}.",
+                       icon=":material/check_circle:")
+        elif view.status == runs.DIVERGED:
+            st.warning(view.error or "Training diverged.", icon=":material/warning:")
+        elif view.status == runs.CANCELLED:
+            st.info("Cancelled. Press Rerun to train this configuration again.",
+                    icon=":material/cancel:")
+        else:
+            st.error(f"The run failed: {view.error}", icon=":material/error:")
+    with right:
+        if view.active:
+            st.button("Cancel", key=f"{page}.cancel", on_click=run.cancel,
+                      icon=":material/stop:", width="stretch")
+        else:
+            st.button("Rerun", key=f"{page}.rerun", on_click=start,
+                      args=(page, experiment, run.config, True),
+                      help="Train this configuration again, replacing the cached result.",
+                      icon=":material/replay:", width="stretch")
+
+
+def live(run: runs.Run, draw: Callable[[runs.RunView], None], page: str,
+         experiment: str) -> None:
+    """Draw the run panel and the page's views; redraw every LIVE_EVERY seconds while the
+    run is queued or training, and stop redrawing once it has ended."""
+    active = run.view().active
+
+    @st.fragment(run_every=LIVE_EVERY if active else None)
+    def view_fragment() -> None:
+        view = run.view()
+        panel(view, run, page, experiment)
+        draw(view)
+        if active and not view.active:
+            st.rerun()  # once more as a whole page, without the timer
+
+    view_fragment()
+
+
+def metrics_frame(view: runs.RunView) -> pd.DataFrame:
+    rows = [pd.DataFrame({"step": s, "metric": name, "value": v})
+            for name, (s, v) in view.metrics.items()]
+    if not rows:
+        return pd.DataFrame(columns=["step", "metric", "value"])
+    return pd.concat(rows, ignore_index=True)
+
+
+def downloads(view: runs.RunView, page: str) -> None:
+    """The run's metrics as CSV (long form) and its summary as JSON."""
+    if view.active:
+        return
+    left, right, _ = st.columns([1, 1, 3])
+    csv = metrics_frame(view).pivot_table(index="step", columns="metric", values="value") \
+        .reset_index().to_csv(index=False) if view.metrics else "step\n"
+    left.download_button("Metrics (CSV)", csv, file_name=f"{view.experiment}-{view.key}.csv",
+                         mime="text/csv", key=f"{page}.csv", icon=":material/download:",
+                         on_click="ignore")
+    record = {"experiment": view.experiment, "config": params.as_dict(view.config),
+              "status": view.status, "error": view.error, "summary": view.summary,
+              "cli": cli_line(view.experiment, view.config)}
+    right.download_button("Summary (JSON)", json.dumps(record, indent=2),
+                          file_name=f"{view.experiment}-{view.key}.json",
+                          mime="application/json", key=f"{page}.json",
+                          icon=":material/download:", on_click="ignore")
+
+
+def cli_line(experiment: str, config: Any) -> str:
+    """The command that reproduces this run from a terminal."""
+    sets = " ".join(f"--set {k}={v}" for k, v in params.to_query(config).items())
+    return f"python -m core run {experiment} {sets}".strip()
