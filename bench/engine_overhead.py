@@ -71,7 +71,8 @@ def main() -> None:
     print(f"gradient_descent default config: {config.steps} steps, batch "
           f"{config.batch_size or 'full'}, {config.hidden_layers}x{config.width} "
           f"{config.activation}, {config.optimizer}; device {device_mod.describe()}; "
-          f"torch threads {torch.get_num_threads()}; cpus {os.cpu_count()}")
+          f"torch threads {torch.get_num_threads()}; cpus {os.cpu_count()}; "
+          f"load average {os.getloadavg()[0]:.2f}")
 
     # Warm-up: imports, allocator, sklearn's PCA, first-call costs in both paths.
     engine_run(config)

@@ -8,7 +8,9 @@
                                                                     goal <= 100 ms
   (d) steps/s of a run training in the server with its page open and streaming, vs the
       same config trained through the engine (`execute`, as run_sync does) in this
-      process alone. Tells whether the worker thread starves under a live page.
+      process with no server running. Tells whether the worker thread starves under a
+      live page. (a), (b), (d) use one server; (c) a second one, because a run cannot be
+      stopped from the page (Cancel retrains the same configuration at once).
 
 Times in (a) and (b) are taken in the page (performance.now(), from the start of the
 navigation), so they include the page load and the websocket handshake.
@@ -100,7 +102,7 @@ class Server:
     def __init__(self, cache_dir: str, workers: int = 2):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = Path(cache_dir).parent / f"lab-bench-server-{self.port}.log"
+        self.log_path = Path(cache_dir).parent / f"server-{self.port}.log"
         env = dict(os.environ, LAB_CACHE_DIR=cache_dir, LAB_WORKERS=str(workers))
         self.proc = subprocess.Popen(
             [str(ROOT / ".venv/bin/python"), "-m", "streamlit", "run", "app.py",
@@ -175,14 +177,6 @@ def progress(page) -> tuple[int, int, float] | None:
     return int(m[1].replace(",", "")), int(m[2].replace(",", "")), float(m[3])
 
 
-def cancel(page) -> None:
-    """Press the page's Cancel button and wait for the run to show as cancelled."""
-    button = page.locator('button:has-text("Cancel")')
-    if button.count():
-        button.first.click()
-        page.get_by_text("Cancelled").first.wait_for(timeout=30_000)
-
-
 def engine_rate(query: dict[str, str], warm_s: float, span_s: float) -> float:
     """Steps/s of `query`'s config trained through the engine in this process alone,
     sampled like the page: (step, elapsed) at two times, then cancelled."""
@@ -210,6 +204,26 @@ def engine_rate(query: dict[str, str], warm_s: float, span_s: float) -> float:
     return (v2.step - v1.step) / (v2.elapsed - v1.elapsed)
 
 
+def start_server(tmp: str, name: str) -> tuple[Server, float]:
+    cache_dir = os.path.join(tmp, name)
+    os.makedirs(cache_dir)
+    server = Server(cache_dir, workers=2)
+    try:
+        return server, server.wait_healthy()
+    except BaseException:
+        server.stop()
+        raise
+
+
+def warm_up(context, server: Server) -> None:
+    """First visit: imports, the registry, the worker threads, torch in the server."""
+    t0 = time.perf_counter()
+    page = open_page(context, server.url + PAGE, "full", timeout_s=120)
+    print(f"  warm-up: first visit (default config, trains 1000 steps) fully drawn after "
+          f"{seen(page)['full']:.2f} s in-page, {time.perf_counter() - t0:.2f} s wall")
+    page.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=3, help="repetitions of (a) and (b)")
@@ -218,30 +232,26 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     tmp = tempfile.mkdtemp(prefix="lab-bench-")
-    cache_dir = os.path.join(tmp, "cache")
-    os.makedirs(cache_dir)
-    server = Server(cache_dir, workers=2)
     results: dict[str, str] = {}
+    servers: list[Server] = []
     pw = browser = None
     try:
-        startup = server.wait_healthy()
-        print(f"server on {server.url} healthy after {startup:.1f} s "
-              f"(LAB_WORKERS=2, cache {cache_dir})")
+        print(f"load average at start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cpus "
+              "(other work on the machine slows every figure)")
         pw = sync_playwright().start()
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
         context.add_init_script(WATCH_JS)
-        base = server.url + PAGE
 
-        # Warm-up: imports, the registry, the worker threads, torch in the server.
-        t0 = time.perf_counter()
-        page = open_page(context, base, "full", timeout_s=120)
-        print(f"warm-up: first visit (default config, trains 1000 steps) fully drawn "
-              f"after {seen(page)['full']:.2f} s in-page, {time.perf_counter() - t0:.2f} s "
-              "wall")
-        page.close()
+        # Server 1: (a), (b), (d). A run cannot be stopped from the page (Cancel retrains
+        # the same configuration at once), so the runs (d) leaves are ended with the server.
+        server, startup = start_server(tmp, "cache1")
+        servers.append(server)
+        print(f"server 1 on {server.url} healthy after {startup:.1f} s (LAB_WORKERS=2)")
+        warm_up(context, server)
+        base = server.url + PAGE
         idle = health_latencies(server.url, 40, 0.02, 10)
-        print(f"health, idle server: median {statistics.median(idle) * 1e3:.1f} ms, "
+        print(f"  health, idle server: median {statistics.median(idle) * 1e3:.1f} ms, "
               f"p95 {pct(idle, 0.95) * 1e3:.1f} ms ({len(idle)} requests)")
 
         # (a) a new configuration on the warm server
@@ -259,9 +269,11 @@ def main() -> None:
             if "progress" in s:
                 bars.append(s["progress"])
             fin_urls.append(url)
-            print(f"    rep {i + 1}: progress bar {s.get('progress', float('nan')):.2f} s, "
-                  f"first chart {s['chart']:.2f} s, done+drawn {s_done['full']:.2f} s")
-        first, bar = statistics.median(firsts), statistics.median(bars) if bars else float("nan")
+            print(f"    rep {i + 1}: page title {s.get('title', float('nan')):.2f} s, progress "
+                  f"bar {s.get('progress', float('nan')):.2f} s, first chart {s['chart']:.2f} s"
+                  f"; done and drawn {s_done['full']:.2f} s")
+        first = statistics.median(firsts)
+        bar = statistics.median(bars) if bars else float("nan")
         print(f"    median: progress bar {bar:.2f} s; first chart {first:.2f} s  "
               f"goal <= 1 s  {verdict(first <= 1.0)}")
         results["a_bar"] = f"{bar:.2f} s"
@@ -272,9 +284,11 @@ def main() -> None:
         fulls = []
         for i in range(args.reps):
             page = open_page(context, fin_urls[i % len(fin_urls)], "full")
-            fulls.append(seen(page)["full"])
+            s = seen(page)
             page.close()
-            print(f"    rep {i + 1}: {fulls[-1]:.2f} s")
+            fulls.append(s["full"])
+            print(f"    rep {i + 1}: app shell {s['app']:.2f} s, page title {s['title']:.2f} s, "
+                  f"5 charts drawn {s['charts5']:.2f} s, idle {s['full']:.2f} s")
         full = statistics.median(fulls)
         print(f"    median: {full:.2f} s  goal <= 0.5 s  {verdict(full <= 0.5)}")
         results["b"] = f"{full:.2f} s"
@@ -287,28 +301,33 @@ def main() -> None:
         p1 = progress(page)
         page.wait_for_timeout(8000)
         p2 = progress(page)
+        page.close()
         if not (p1 and p2) or p2[2] <= p1[2]:
             raise RuntimeError(f"could not read the progress text: {p1} {p2}")
         live_rate = (p2[0] - p1[0]) / (p2[2] - p1[2])
-        cancel(page)
-        page.close()
+        server.stop()
         alone_rate = engine_rate(query, 2.0, 8.0)
         print(f"    server, page open : {live_rate:7.0f} steps/s "
               f"(step {p1[0]:,} at {p1[2]:.1f} s -> {p2[0]:,} at {p2[2]:.1f} s)")
-        print(f"    engine, alone     : {alone_rate:7.0f} steps/s (this process, no server load)")
+        print(f"    engine, alone     : {alone_rate:7.0f} steps/s (this process, no server)")
         print(f"    ratio             : {live_rate / alone_rate:7.2f}")
-        results["d_live"] = f"{live_rate:.0f} steps/s"
+        results["d_live"] = f"{live_rate:.0f}"
         results["d_alone"] = f"{alone_rate:.0f} steps/s"
 
-        # (c) health while two runs train, two pages open
-        print(f"\n(c) GET /_stcore/health while two runs train (steps={LONG_STEPS}, 2 pages)")
+        # Server 2: (c) health while two runs train, two pages open
+        server, startup = start_server(tmp, "cache2")
+        servers.append(server)
+        print(f"\nserver 2 on {server.url} healthy after {startup:.1f} s")
+        warm_up(context, server)
+        base = server.url + PAGE
+        print(f"(c) GET /_stcore/health while two runs train (steps={LONG_STEPS}, 2 pages)")
         pages = [open_page(context, f"{base}?steps={LONG_STEPS}&seed={2001 + i}", "chart")
                  for i in range(2)]
         before = [progress(p) for p in pages]
         lat = health_latencies(server.url, 200, 0.05, 30)
         after = [progress(p) for p in pages]
-        print(f"    progress bars: before {[b and b[0] for b in before]}, "
-              f"after {[a and a[0] for a in after]} (steps)")
+        print(f"    progress bars: steps before {[b and b[0] for b in before]}, "
+              f"after {[a and a[0] for a in after]}")
         if not all(before) or not all(after):
             print("    WARNING: a progress bar was missing: the runs may not both have trained")
         med, p95 = statistics.median(lat), pct(lat, 0.95)
@@ -316,23 +335,24 @@ def main() -> None:
               f"max {max(lat) * 1e3:.1f} ms  goal p95 <= 100 ms  {verdict(p95 <= 0.1)}")
         results["c"] = f"median {med * 1e3:.0f} ms, p95 {p95 * 1e3:.0f} ms"
         for p in pages:
-            cancel(p)
             p.close()
 
-        print("\nsummary")
-        print(f"  (a) new config -> progress bar     {results['a_bar']:>22}")
-        print(f"  (a) new config -> first chart      {results['a_chart']:>22}   goal <= 1 s")
-        print(f"  (b) revisit -> full render         {results['b']:>22}   goal <= 0.5 s")
-        print(f"  (c) health, 2 runs training        {results['c']:>22}   goal p95 <= 100 ms")
-        print(f"  (d) steps/s page open vs alone     "
-              f"{results['d_live'] + ' / ' + results['d_alone']:>22}")
+        print(f"\nload average at end: {os.getloadavg()[0]:.2f}")
+        print("summary")
+        print(f"  (a) new config -> progress bar     {results['a_bar']:>24}")
+        print(f"  (a) new config -> first chart      {results['a_chart']:>24}   goal <= 1 s")
+        print(f"  (b) revisit -> full render         {results['b']:>24}   goal <= 0.5 s")
+        print(f"  (c) health, 2 runs training       {results['c']:>25}   goal p95 <= 100 ms")
+        print(f"  (d) steps/s page open / alone      "
+              f"{results['d_live'] + ' / ' + results['d_alone']:>24}")
     finally:
         if browser is not None:
             browser.close()
         if pw is not None:
             pw.stop()
-        server.stop()
-        print(f"(server stopped; its log: {server.log_path})")
+        for server in servers:
+            server.stop()
+        print(f"(servers stopped; logs in {tmp})")
 
 
 if __name__ == "__main__":

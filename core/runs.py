@@ -179,15 +179,20 @@ class Run:
         return self._finished.wait(timeout)
 
     def _end(self, status: str, error: str | None = None,
-             summary: dict[str, Any] | None = None) -> None:
+             summary: dict[str, Any] | None = None, wake: bool = True) -> None:
         with self._lock:
             self.status, self.error, self.summary = status, error, summary
             self.ended = time.monotonic()
-        self._finished.set()
+        if wake:
+            self._finished.set()
 
 
-def execute(run: Run) -> None:
-    """Train one run in the calling thread and record how it ended. Never raises."""
+def execute(run: Run, keep: Callable[[Run], None] | None = None) -> None:
+    """Train one run in the calling thread and record how it ended. Never raises.
+
+    `keep(run)` is called on a finished run before anyone waiting on it is woken, so a
+    caller of `Run.wait()` finds the run already stored.
+    """
     device = device_mod.choose()
     device_mod.prepare_worker(device)
     with run._lock:
@@ -195,25 +200,33 @@ def execute(run: Run) -> None:
         run.started = time.monotonic()
     try:
         summary = run.experiment.run(run.config, run)
+        if not isinstance(summary, dict):
+            raise TypeError(f"{run.experiment.name}.run() must return a dict summary, "
+                            f"not {type(summary).__name__}")
         json.dumps(summary)  # a summary must be JSON; fail here, not in the cache
         if summary.get("diverged"):  # the experiment judged it (e.g. the loss blew up)
             reason = summary.get("diverged_reason") or "the loss blew up"
             run._end(DIVERGED, error=f"Training diverged: {reason}. "
-                                     f"{run.experiment.diverge_hint}", summary=summary)
+                                     f"{run.experiment.diverge_hint}", summary=summary,
+                     wake=False)
         else:
-            run._end(DONE, summary=summary)
+            run._end(DONE, summary=summary, wake=False)
     except Cancelled:
-        run._end(CANCELLED, error="Cancelled.")
+        run._end(CANCELLED, error="Cancelled.", wake=False)
     except Diverged as err:
         hint = run.experiment.diverge_hint
         run._end(DIVERGED, error=f"Training diverged: {err}. {hint}",
-                 summary={"diverged": True, "steps_done": run.step, "reason": str(err)})
+                 summary={"diverged": True, "steps_done": run.step, "reason": str(err)},
+                 wake=False)
     except Exception as err:  # one failed run must not take down another
         log.error("run %s (%s) failed:\n%s", run.key, run.experiment.name,
                   traceback.format_exc())
-        run._end(FAILED, error=f"{type(err).__name__}: {err}")
-    if run.status == RUNNING:  # pragma: no cover - _end always sets it
-        run._end(FAILED, error="the run ended without a status")
+        run._end(FAILED, error=f"{type(err).__name__}: {err}", wake=False)
+    try:
+        if keep is not None and run.status in FINISHED:
+            keep(run)
+    finally:
+        run._finished.set()
 
 
 def run_sync(experiment: str | Experiment, config: Any | None = None) -> Run:
@@ -244,6 +257,8 @@ class Registry:
         self._threads: list[threading.Thread] = []
         self._stopping = False
         self.trainings_started = 0  # how many times a worker began training (tests)
+        with self._lock:  # start the workers now: they warm torch up while pages load
+            self._ensure_workers_locked()
 
     # --- starting and finding runs -----------------------------------------------
     def start(self, experiment: str | Experiment, config: Any | None = None,
@@ -347,6 +362,10 @@ class Registry:
             t.start()
 
     def _work(self) -> None:
+        try:
+            device_mod.warm_up()
+        except Exception:  # a failed warm-up only costs the first run its speed
+            log.exception("warm-up failed")
         while True:
             with self._lock:
                 while not self._queue and not self._stopping:
@@ -355,12 +374,8 @@ class Registry:
                     return
                 run = self._queue.popleft()
                 self.trainings_started += 1
-            execute(run)
-            if run.status in FINISHED:
-                self._store(run)
+            execute(run, keep=self._store)
             with self._lock:
-                if run.status not in FINISHED and self._runs.get(run.key) is run:
-                    del self._runs[run.key]  # failed/cancelled: a later start retrains
                 self._trim_memory_locked()
 
     def _store(self, run: Run) -> None:

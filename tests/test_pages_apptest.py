@@ -122,3 +122,21 @@ def test_take_one_step_shows_the_loss_change():
     assert list(moved.columns) == ["weight", "before", "gradient", "−lr × gradient", "after"]
     assert (abs(moved["after"] - (moved["before"] + moved["−lr × gradient"])) < 1e-12).all()
     assert list(moved["before"]) == list(before["value"])
+
+
+def test_cancel_stops_the_run_and_rerun_trains_it_again():
+    at = open_page("pages/gradient_descent.py", query={"steps": "20000", "seed": "5"})
+    at.button(key="gd.cancel").click().run()
+    deadline = time.monotonic() + 30
+    while not any("Cancelled" in i.value for i in at.info):
+        assert time.monotonic() < deadline, "the run was not cancelled"
+        time.sleep(0.3)
+        at.run()
+    for _ in range(3):  # later reruns keep showing the cancelled run, not a new one
+        time.sleep(0.3)
+        at.run()
+        assert any("Cancelled" in i.value for i in at.info)
+    assert not runs.default_registry().active_runs()
+    at.button(key="gd.rerun").click().run()
+    assert len(runs.default_registry().active_runs()) == 1
+    at.button(key="gd.cancel").click().run()

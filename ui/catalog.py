@@ -14,7 +14,7 @@ class PageInfo:
 
 
 PAGES = [
-    PageInfo("Foundations", "pages/gradient_descent.py", "Gradient descent & backpropagation",
+    PageInfo("Foundations", "pages/gradient_descent.py", "Gradient descent & backprop",
              ":material/trending_down:",
              "Watch a small network bend its decision boundary as the loss falls, and follow "
              "the chain rule through every number of a 2-2-1 net."),
