@@ -5,7 +5,10 @@ and `run(config, report) -> summary`, and exposes them as `EXPERIMENT`.
 """
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Callable
 
 
@@ -19,9 +22,16 @@ class Experiment:
     diverge_hint: str = "Lower the learning rate (lr)."
 
 
+@lru_cache(maxsize=1)
 def _all() -> dict[str, Experiment]:
-    from core.experiments import gradient_descent
-    return {e.name: e for e in (gradient_descent.EXPERIMENT,)}
+    """Every module in this package that defines EXPERIMENT (or EXPERIMENTS, a list)."""
+    found: dict[str, Experiment] = {}
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        for exp in getattr(module, "EXPERIMENTS", [getattr(module, "EXPERIMENT", None)]):
+            if exp is not None:
+                found[exp.name] = exp
+    return found
 
 
 def names() -> list[str]:
