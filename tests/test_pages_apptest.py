@@ -1,47 +1,11 @@
 """Every page through Streamlit's AppTest: no exception, the expected widgets and charts."""
 import time
-from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from core import runs
+from tests.apptest_support import fresh_registry, open_page, run_until_ended  # noqa: F401
 from ui import catalog
-
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
-
-
-@pytest.fixture(autouse=True)
-def fresh_registry(tmp_path, monkeypatch):
-    monkeypatch.setenv("LAB_CACHE_DIR", str(tmp_path / "cache"))
-    runs.reset_default_registry()
-    yield
-    runs.reset_default_registry()
-
-
-def open_page(path: str | None = None, query: dict | None = None) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    if query:
-        at.query_params.update(query)
-    at.run()
-    if path:
-        at.switch_page(path).run()
-    assert not at.exception, at.exception
-    return at
-
-
-def run_until_ended(at: AppTest, timeout: float = 90) -> AppTest:
-    """AppTest never fires run_every: rerun the script until the run has ended."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if at.success or at.warning or at.error:
-            if not any("queue" in i.value for i in at.info):
-                return at
-        time.sleep(0.5)
-        at.run()
-        assert not at.exception, at.exception
-    raise AssertionError("the run did not end in time")
-
 
 def test_home_links_every_page():
     at = open_page()

@@ -31,8 +31,8 @@ def start(page: str, experiment: str, config: Any, force: bool = False) -> runs.
     slot = f"{page}.__run"
     shown = reg.get(st.session_state.get(slot, ""))
     if not force and shown is not None and shown.config == config and \
-            shown.status in (runs.CANCELLED, runs.FAILED):
-        return shown  # keep showing how it ended; the Rerun button trains it again
+            (shown.cancelled or shown.status == runs.FAILED):
+        return shown  # keep showing how it ended (or is ending); Rerun trains it again
     try:
         run = reg.start(experiment, config, owner=me, force=force)
     except runs.QueueFull as err:
