@@ -66,3 +66,33 @@ def grid_2d(x: np.ndarray, resolution: int) -> tuple[np.ndarray, np.ndarray, np.
     xs = np.linspace(lo, hi, resolution, dtype=np.float32)
     gx, gy = np.meshgrid(xs, xs)
     return xs, xs.copy(), np.stack([gx.ravel(), gy.ravel()], axis=1)
+
+
+def sparse_features(batch: int, n_features: int, probability, generator=None):
+    """A batch of sparse feature vectors for every instance at once, [batch, instances,
+    n_features]: each feature is U[0, 1] with probability p (that instance's value of the
+    1-D tensor `probability`), else 0. One random draw on `probability`'s device makes
+    the whole batch, so data costs about one kernel however many instances train."""
+    import torch  # data.py stays importable without torch for the 2D datasets
+
+    p = probability[:, None].clamp_min(1e-12)
+    u = torch.rand((batch, probability.shape[0], n_features), generator=generator,
+                   device=probability.device)
+    # one draw does both jobs: u < p switches the feature on, and given that, u / p is
+    # again uniform on [0, 1]
+    return torch.where(u < p, u / p, torch.zeros((), device=u.device))
+
+
+def flip_labels(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Binary labels with round(fraction * n) of them, chosen at random, flipped:
+    (new labels, mask of the flipped ones)."""
+    rng = np.random.default_rng([seed, 1])
+    flipped = np.zeros(len(y), dtype=bool)
+    flipped[rng.permutation(len(y))[:int(round(fraction * len(y)))]] = True
+    return np.where(flipped, 1 - y, y).astype(y.dtype), flipped
+
+
+def random_labels(y: np.ndarray, seed: int) -> np.ndarray:
+    """Labels that say nothing about the inputs (Zhang et al. 2017): the same labels in a
+    random order, so the class balance stays exactly as it was."""
+    return np.random.default_rng([seed, 2]).permutation(y)

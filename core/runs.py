@@ -127,15 +127,19 @@ class Run:
         if self._cancel.is_set():
             raise Cancelled()
         values = {name: float(v) for name, v in scalars.items()}
+        self.record(step, values)
+        bad = [name for name, v in values.items() if not math.isfinite(v)]
+        if bad:
+            raise Diverged(f"'{bad[0]}' became {values[bad[0]]} at step {step}")
+
+    def record(self, step: int, values: dict[str, float]) -> None:
+        """Append logged values (no checks: `log` checks; a worker process's logs land here)."""
         with self._lock:
             self.step = int(step)
             for name, value in values.items():
                 steps, vals = self.metrics.setdefault(name, ([], []))
                 steps.append(int(step))
                 vals.append(value)
-        bad = [name for name, v in values.items() if not math.isfinite(v)]
-        if bad:
-            raise Diverged(f"'{bad[0]}' became {values[bad[0]]} at step {step}")
 
     def snapshot(self, name: str, value: Any) -> None:
         """Keep the latest value of something to draw (arrays, tensors, or a dict of them)."""
@@ -244,7 +248,10 @@ class Registry:
 
     def __init__(self, workers: int | None = None, cache_dir: str | None = None,
                  max_queue: int = 16, max_runs_in_memory: int = 64,
-                 max_cache_bytes: int | None = None):
+                 max_cache_bytes: int | None = None, mode: str = "thread"):
+        if mode not in ("thread", "process"):
+            raise ValueError(f"mode must be 'thread' or 'process'; got {mode!r}")
+        self.mode = mode
         self.workers = workers or device_mod.default_workers()
         self.max_queue = max_queue
         self.max_runs_in_memory = max_runs_in_memory
@@ -362,21 +369,33 @@ class Registry:
             t.start()
 
     def _work(self) -> None:
+        if self.mode == "process":
+            from core.workers import ProcessWorker  # starts a process that warms itself up
+            worker = ProcessWorker()
+            worker.wait_ready(lambda: self._stopping)
+            train = worker.execute
+        else:
+            worker = None
+            train = execute
+            try:
+                device_mod.warm_up()
+            except Exception:  # a failed warm-up only costs the first run its speed
+                log.exception("warm-up failed")
         try:
-            device_mod.warm_up()
-        except Exception:  # a failed warm-up only costs the first run its speed
-            log.exception("warm-up failed")
-        while True:
-            with self._lock:
-                while not self._queue and not self._stopping:
-                    self._wake.wait()
-                if self._stopping:
-                    return
-                run = self._queue.popleft()
-                self.trainings_started += 1
-            execute(run, keep=self._store)
-            with self._lock:
-                self._trim_memory_locked()
+            while True:
+                with self._lock:
+                    while not self._queue and not self._stopping:
+                        self._wake.wait()
+                    if self._stopping:
+                        return
+                    run = self._queue.popleft()
+                    self.trainings_started += 1
+                train(run, keep=self._store)
+                with self._lock:
+                    self._trim_memory_locked()
+        finally:
+            if worker is not None:
+                worker.stop()
 
     def _store(self, run: Run) -> None:
         view = run.view()
@@ -413,7 +432,7 @@ def default_registry() -> Registry:
     global _default
     with _default_lock:
         if _default is None:
-            _default = Registry()
+            _default = Registry(mode=device_mod.worker_mode())
         return _default
 
 

@@ -17,6 +17,9 @@ APP = str(Path(__file__).resolve().parent.parent / "app.py")
 @pytest.fixture(autouse=True)
 def fresh_registry(tmp_path, monkeypatch):
     monkeypatch.setenv("LAB_CACHE_DIR", str(tmp_path / "cache"))
+    # Threads start in milliseconds; the server's worker processes are tested in
+    # tests/test_workers.py and through the browser tests.
+    monkeypatch.setenv("LAB_WORKER_MODE", "thread")
     runs.reset_default_registry()
     yield
     runs.reset_default_registry()

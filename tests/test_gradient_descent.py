@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from core import backprop, runs
-from core.experiments.gradient_descent import Config
+from core.experiments.gradient_descent import GRID, Config
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +25,7 @@ def test_defaults_learn_moons_and_the_loss_falls(default_run):
 
 def test_snapshots_hold_what_the_page_draws(default_run):
     snaps = default_run.snapshots
-    assert snaps["boundary"]["prob"].shape == (60, 60)
+    assert snaps["boundary"]["prob"].shape == (GRID, GRID)
     prob = snaps["boundary"]["prob"]
     assert 0.0 <= prob.min() < 0.1 and 0.9 < prob.max() <= 1.0  # both classes claimed
     n = len(snaps["data"]["label"])

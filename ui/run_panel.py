@@ -10,7 +10,8 @@ import streamlit as st
 
 from core import params, runs
 
-LIVE_EVERY = 1.0  # seconds between redraws while a run trains (see the note in runs.py)
+LIVE_EVERY = 1.0  # seconds between redraws while a run trains
+FIRST_POINTS_EVERY = 0.4  # ... and while a started run waits for its first points
 
 
 def registry() -> runs.Registry:
@@ -83,15 +84,20 @@ def live(run: runs.Run, draw: Callable[[runs.RunView], None], page: str,
          experiment: str) -> None:
     """Draw the run panel and the page's views; redraw every LIVE_EVERY seconds while the
     run is queued or training, and stop redrawing once it has ended."""
-    active = run.view().active
+    first = run.view()
+    # Until the first points arrive, look often (they come within a second or so of the
+    # start); then redraw at the calmer pace. None: the run has ended, stop the timer.
+    waiting = first.status == runs.RUNNING and not first.metrics
+    every = None if not first.active else (FIRST_POINTS_EVERY if waiting else LIVE_EVERY)
 
-    @st.fragment(run_every=LIVE_EVERY if active else None)
+    @st.fragment(run_every=every)
     def view_fragment() -> None:
         view = run.view()
         panel(view, run, page, experiment)
         draw(view)
-        if active and not view.active:
-            st.rerun()  # once more as a whole page, without the timer
+        if every is not None and (not view.active or
+                                  (every == FIRST_POINTS_EVERY and view.metrics)):
+            st.rerun()  # the whole page once more, with the next pace (or no timer)
 
     view_fragment()
 
