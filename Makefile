@@ -24,6 +24,7 @@ test: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(PY) bench/engine_overhead.py
+	$(PY) bench/instances.py
 	$(PY) bench/latency.py
 
 clean:

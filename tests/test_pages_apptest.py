@@ -72,6 +72,10 @@ def test_a_bad_link_warns_and_falls_back_to_defaults():
     assert at.select_slider(key="gd.lr").value == pytest.approx(0.01)
     assert at.selectbox(key="gd.dataset").value == "moons"
     assert at.number_input(key="gd.steps").value == 200
+    run_until_ended(at)  # the warning stays while the link's configuration is on screen
+    assert any("'lr' must be" in w.value for w in at.warning)
+    at.selectbox(key="gd.dataset").select("circles").run()
+    assert not any("'lr' must be" in w.value for w in at.warning)
 
 
 def test_take_one_step_shows_the_loss_change():

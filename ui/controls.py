@@ -96,8 +96,7 @@ def controls(page: str, config_cls: type, layout: dict[str, list[str]] | None = 
     a last column. `overrides` draws a field with a page's own widget function.
     """
     init_state(page, config_cls)
-    for warning in st.session_state.pop(_key(page, "__warnings"), []):
-        st.warning(f"The link's configuration: {warning}")
+    notices = st.container()
     all_specs = {s.name: s for s in params.specs(config_cls)}
     groups = dict(layout or {"Settings": list(all_specs)})
     rest = [n for n in all_specs if not any(n in names for names in groups.values())]
@@ -115,8 +114,15 @@ def controls(page: str, config_cls: type, layout: dict[str, list[str]] | None = 
     try:
         config = params.build(config_cls, values)
     except params.ParamError as err:
-        st.error(f"{err} The last valid run stays on screen.")
+        notices.error(f"{err} The last valid run stays on screen.")
         return None
+    # A bad link's warnings stay until the user changes a control.
+    warnings = st.session_state.get(_key(page, "__warnings"))
+    if warnings and st.session_state.setdefault(_key(page, "__warned"), config) == config:
+        for warning in warnings:
+            notices.warning(f"The link's configuration: {warning}")
+    elif warnings:
+        st.session_state[_key(page, "__warnings")] = []
     _sync_url(config)
     return config
 

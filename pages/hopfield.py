@@ -1,0 +1,147 @@
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from core import charts, runs
+from core.experiments.hopfield import Config
+from ui import controls, run_panel
+
+PAGE, EXPERIMENT = "hop", "hopfield"
+SHOWN_SWEEPS = 5  # classical sweeps drawn in the step-by-step strip (and the last one)
+
+st.title("Hopfield memory: classical and modern")
+st.markdown(
+    "A Hopfield network is a memory you query with a damaged copy: it keeps updating "
+    "the state until it settles on a stored pattern. The **classical** network "
+    "(Hopfield 1982) writes patterns into its weights with the Hebbian rule and flips one "
+    "neuron at a time to lower an energy; it holds only about 0.138·N patterns for N "
+    "neurons before the stored memories blur into spurious states. The **modern** network "
+    "(Ramsauer et al. 2020, *Hopfield Networks is All You Need*) keeps the patterns "
+    "themselves and retrieves with ξ ← X softmax(β Xᵀξ), the same update as transformer "
+    "attention: one step recovers the cued pattern even with many times 0.138·N "
+    "patterns stored. Like superposition, storage grows beyond one slot per neuron because "
+    "a sharp nonlinearity (here the softmax) silences every memory but the one "
+    "addressed; with a small β it is not sharp, and the update lands on a blend of "
+    "several patterns, a metastable mixture."
+)
+
+st.markdown("**Try this**")
+controls.presets(PAGE, Config, {
+    "Within capacity": ("Five random patterns in 100 neurons: both networks clean the "
+                        "cue up.", {"shown_patterns": 5}),
+    "Overload the classical net": ("Thirty patterns, twice 0.138·N: the classical net "
+                                   "settles on a spurious state, the modern one does not.",
+                                   {"shown_patterns": 30}),
+    "Digits": ("Binarized 8×8 digits look alike, so the classical net fails after a "
+               "few; the modern one needs a larger β to tell them apart.",
+               {"patterns": "digits", "shown_patterns": 6, "beta": 1.0,
+                "n_patterns_max": 30, "corruption": 0.1}),
+    "Small β: mixtures": ("At β = 0.005 the softmax is soft: the update returns a blend "
+                          "of patterns instead of one.",
+                          {"beta": 0.005, "shown_patterns": 6}),
+    "Far past 0.138·N": ("Up to 200 patterns in 100 neurons: the modern net still "
+                         "recovers them.",
+                         {"n_patterns_max": 200, "trials": 10, "shown_patterns": 100}),
+})
+
+with st.expander("Settings", expanded=True):
+    config = controls.controls(PAGE, Config, layout={
+        "Patterns": ["patterns", "dimension", "n_patterns_max", "trials"],
+        "Retrieval": ["shown_patterns", "corruption", "beta", "seed"],
+    })
+
+
+def capacity_frame(metrics: dict) -> pd.DataFrame:
+    if "patterns" not in metrics:
+        return pd.DataFrame(columns=["patterns", "accuracy", "network"])
+    counts = metrics["patterns"][1]
+    return pd.concat([
+        pd.DataFrame({"patterns": counts, "accuracy": metrics["classical_accuracy"][1],
+                      "network": "classical: share of bits right"}),
+        pd.DataFrame({"patterns": counts, "accuracy": metrics["modern_accuracy"][1],
+                      "network": "modern: share of patterns exactly right"}),
+    ], ignore_index=True)
+
+
+def draw(view: runs.RunView) -> None:
+    ex = view.snapshots.get("example")
+    if ex is None:
+        st.caption("The first patterns are on their way...")
+        return
+    patterns = np.asarray(ex["patterns"])
+    n = patterns.shape[1]
+    side = int(ex["side"]) or None
+    target = int(ex["target"])
+    summary = view.summary or {}
+
+    cols = st.columns(4)
+    cols[0].metric("Neurons N", n)
+    cols[1].metric("0.138·N", f"{0.138 * n:.1f}")
+    cols[2].metric("Classical capacity", summary.get("classical_capacity", "…"),
+                   help="The most patterns before the bit accuracy first drops below 99 %")
+    if summary:
+        cols[3].metric(f"Modern at {summary['pattern_counts'][-1]} patterns",
+                       f"{summary['modern_accuracy'][-1]:.0%}")
+
+    left, right = st.columns([3, 2])
+    left.altair_chart(charts.capacity_curves(
+        capacity_frame(view.metrics), 0.138 * n,
+        f"Recall against the number of stored patterns (N = {n})"))
+    left.caption(f"Each point: {view.config.trials} cues, each a stored pattern with "
+                 f"{view.config.corruption:.0%} of its bits flipped, new patterns each time.")
+    right.altair_chart(charts.beta_sweep(
+        pd.DataFrame({"beta": ex["betas"], "top": ex["top_weight"]}), float(ex["beta"]),
+        "Modern update: weight on the top pattern"))
+    right.caption("The red line is the β chosen above. Where the weight on the top "
+                  "pattern is well below 1, the update mixes patterns.")
+
+    st.subheader(f"One cue, step by step ({len(patterns)} stored patterns)")
+    cstates = np.asarray(ex["classical_states"])
+    shown = list(range(1, min(len(cstates), SHOWN_SWEEPS + 1)))
+    if len(cstates) - 1 not in shown and len(cstates) > 1:
+        shown.append(len(cstates) - 1)
+    c_rows = [patterns[target], cstates[0]] + [cstates[i] for i in shown]
+    c_labels = ["stored", "cue"] + [f"sweep {i}" for i in shown]
+    c_right = float((cstates[-1] == patterns[target]).mean())
+    st.altair_chart(charts.pattern_strip(
+        charts.state_images(np.stack(c_rows), c_labels, side),
+        f"Classical: asynchronous sweeps until nothing changes ({c_right:.0%} of bits "
+        "right at the end)", side or int(np.ceil(np.sqrt(n)))), width="content")
+    mstates = np.asarray(ex["modern_states"])
+    m_rows = [patterns[target], mstates[0]] + list(mstates[1:]) + [np.sign(mstates[-1])]
+    m_labels = ["stored", "cue"] + [f"update {i}" for i in range(1, len(mstates))] + ["sign"]
+    m_right = float((np.sign(mstates[-1]) == patterns[target]).mean())
+    st.altair_chart(charts.pattern_strip(
+        charts.state_images(np.stack(m_rows), m_labels, side),
+        f"Modern: ξ ← X softmax(β Xᵀξ) at β = {float(ex['beta']):g} ({m_right:.0%} of bits "
+        "right after the sign)", side or int(np.ceil(np.sqrt(n)))), width="content")
+    st.caption("Dark is +1 (ink for digits), light is −1; grey values in the modern rows are blends. "
+               + ("Random patterns are laid out as squares only to be seen: neighbouring "
+                  "pixels have nothing to do with each other." if not side else ""))
+
+    left, mid, right = st.columns(3)
+    ce = np.asarray(ex["classical_energy"])
+    left.altair_chart(charts.curves(
+        pd.DataFrame({"step": np.arange(len(ce)), "series": "classical", "value": ce}),
+        "Classical energy −½ sᵀWs", "energy", height=240))
+    me = np.asarray(ex["modern_energy"])
+    mid.altair_chart(charts.curves(
+        pd.DataFrame({"step": np.arange(len(me)), "series": "modern", "value": me}),
+        "Modern energy", "energy", height=240))
+    weights = np.asarray(ex["modern_weights"])[0]
+    right.altair_chart(charts.weight_bars(weights, target,
+                                          "Softmax weights (red: the cued pattern)"))
+    st.caption("Classical energy after each single-neuron update; modern energy "
+               "−lse(β, Xᵀξ) + ½ ξᵀξ after each whole update. Both only go down. In the bars, one tall "
+               "red bar means one pattern is retrieved; many short bars mean a mixture.")
+    run_panel.downloads(view, PAGE)
+
+
+if config is not None:
+    left, right = st.columns([4, 1])
+    left.caption(f"Reproduce from a terminal: `{run_panel.cli_line(EXPERIMENT, config)}`")
+    with right:
+        controls.share(config)
+    run = run_panel.start(PAGE, EXPERIMENT, config)
+    if run is not None:
+        run_panel.live(run, draw, PAGE, EXPERIMENT)

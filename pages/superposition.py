@@ -1,0 +1,246 @@
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from core import charts, params, runs
+from core.experiments.superposition import Config, MemoryConfig, feature_geometry
+from ui import controls, run_panel
+
+PAGE, EXPERIMENT = "sp", "superposition"
+MEMORY_PAGE, MEMORY = "ae", "autoencoder_memory"
+
+st.title("Superposition: more features than neurons")
+st.markdown(
+    "Squeeze *n* input features through *m < n* hidden units and ask a ReLU layer to give "
+    "them back: h = W x, x̂ = ReLU(Wᵀh + b). A linear bottleneck could keep at most *m* "
+    "features, one per dimension. When features are **sparse** (rarely on at the same "
+    "time), the ReLU network does better: it gives more features than it has dimensions "
+    "a direction of their own. The directions are no longer orthogonal, so a feature "
+    "leaks a little into its neighbours; a negative bias lets the ReLU cut those small "
+    "leaks to zero, and what survives is the feature that was really there. Below, one "
+    "model is trained per sparsity: dense data keeps the two most important features at "
+    "right angles, medium sparsity packs features as opposite (antipodal) pairs, very "
+    "sparse data fits all five on a pentagon. *(Elhage et al. 2022, Toy Models of "
+    "Superposition.)*"
+)
+
+st.markdown("**Try this**")
+controls.presets(PAGE, Config, {
+    "Dense: two survive": ("With no sparsity the model keeps the two most important "
+                           "features at right angles and drops the rest.",
+                           {"sparsities": [0.0, 0.1, 0.2]}),
+    "Antipodal pairs": ("At medium sparsity four features share two dimensions as two "
+                        "pairs pointing in opposite directions.",
+                        {"sparsities": [0.5, 0.6, 0.7, 0.8]}),
+    "Pentagon": ("Very sparse features all fit: five directions 72° apart in a plane.",
+                 {"sparsities": [0.9, 0.95, 0.99]}),
+    "Equal importance": ("With every feature equally important, nothing is dropped "
+                         "first: watch which geometry wins.",
+                         {"importance_decay": 1.0, "sparsities": [0.0, 0.7, 0.9, 0.99]}),
+    "20 features, 5 units": ("More features in more dimensions (drawn as a 2D "
+                             "projection): sparsity still lets most of them in.",
+                             {"n_features": 20, "n_hidden": 5,
+                              "sparsities": [0.0, 0.7, 0.9, 0.97], "steps": 2000}),
+})
+
+with st.expander("Settings", expanded=True):
+    config = controls.controls(PAGE, Config, layout={
+        "Model": ["n_features", "n_hidden", "importance_decay"],
+        "Data": ["sparsities", "batch_size"],
+        "Training": ["seeds_per_sparsity", "steps", "lr", "seed"],
+    })
+
+
+def loss_frame(metrics: dict, sparsities) -> pd.DataFrame:
+    frames = []
+    for name, (steps, values) in metrics.items():
+        if name.startswith("loss_"):
+            k, seed = (int(v) for v in name.split("_")[1:])
+            steps, values = charts.downsample(steps, values)
+            frames.append(pd.DataFrame({"step": steps, "value": values,
+                                        "sparsity": f"{sparsities[k]:g}",
+                                        "instance": f"S={sparsities[k]:g}, start {seed + 1}"}))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+        columns=["step", "value", "sparsity", "instance"])
+
+
+def draw(view: runs.RunView) -> None:
+    snaps = view.snapshots
+    if "model" not in snaps or "setup" not in snaps:
+        st.caption("The first steps are on their way...")
+        return
+    setup, model = snaps["setup"], snaps["model"]
+    sparsities = [float(s) for s in setup["sparsities"]]
+    w = np.asarray(model["W"])
+    geometry = [feature_geometry(w[k]) for k in range(len(sparsities))]
+    frames = charts.superposition_frames(w, sparsities, setup["importance"], geometry)
+    m, n = w.shape[1], w.shape[2]
+    step = int(model["step"])
+
+    cols = st.columns(4)
+    cols[0].metric("Features / hidden units", f"{n} / {m}")
+    cols[1].metric("Most features represented", max(g["n_represented"] for g in geometry),
+                   help="‖W_i‖ > 0.5 in the kept model of some sparsity")
+    cols[2].metric("At the sparsest", f"{geometry[int(np.argmax(sparsities))]['n_represented']}"
+                   f" of {n}")
+    cols[3].metric("At the densest", f"{geometry[int(np.argmin(sparsities))]['n_represented']}"
+                   f" of {n}")
+
+    if frames["projected"]:
+        where = (f"a 2D projection of the {m}-dimensional hidden space, onto the two "
+                 "directions the columns spread along most: lengths and angles are "
+                 "distorted by it")
+        x_title, y_title = "projection axis 1", "projection axis 2"
+    elif m == 1:
+        where, x_title, y_title = "one hidden unit: every feature lies on a line", \
+            "hidden unit 1", " "
+    else:
+        where, x_title, y_title = "the hidden plane", "hidden unit 1", "hidden unit 2"
+    st.altair_chart(charts.feature_directions(
+        frames["directions"], f"Each feature's direction W_i (step {step:,})",
+        frames["limit"], x_title=x_title, y_title=y_title,
+        subtitle=where[0].upper() + where[1:]), width="content")
+    st.caption("One panel per sparsity S (the lowest-loss start of each). A line is a "
+               "feature's column of W; a feature with a short line is dropped. Dark "
+               "lines are the important features.")
+
+    st.altair_chart(charts.feature_norm_bars(
+        frames["norms"], "How long each feature's direction is, and how much it shares it"),
+        width="content")
+    st.caption("Bar height ‖W_i‖ (above 0.5 counts as represented). Colour Σ_{j≠i}"
+               " (Ŵ_i·W_j)²: dark means the feature has its dimension to itself, bright "
+               "means other features lie along it too (superposition).")
+    st.altair_chart(charts.gram_heatmaps(frames["gram"], "WᵀW: how features overlap"),
+                    width="content")
+    st.caption("Diagonal: each feature's squared length. Off the diagonal: red where two "
+               "features point the same way, blue where they point opposite ways "
+               "(an antipodal pair), white where they are orthogonal.")
+
+    left, right = st.columns(2)
+    left.altair_chart(charts.feature_dimensionality(
+        frames["dims"], frames["per_model"],
+        "Feature dimensionality D_i = ‖W_i‖² / Σ_j (Ŵ_i·W_j)²"))
+    left.caption("A feature with a dimension to itself has D = 1; one of an antipodal pair "
+                 "½; one of a pentagon 2/5. The black line: hidden dimensions per "
+                 "feature, m / ‖W‖²_F.")
+    right.altair_chart(charts.instance_losses(loss_frame(view.metrics, sparsities),
+                                              "Loss of every model instance", height=340))
+    right.caption(f"All {len(loss_frame(view.metrics, sparsities)['instance'].unique())} "
+                  "instances train as one batched model. Sparser data has less to "
+                  "reconstruct, so its loss sits lower.")
+
+    if view.summary and "per_sparsity" in view.summary:
+        rows = [{"sparsity": p["sparsity"], "represented": p["n_represented"],
+                 "antipodal pairs": p["antipodal_pairs"],
+                 "angles between neighbours (°)": ", ".join(
+                     f"{a:.0f}" for a in p.get("angles", [])) or "–",
+                 "loss": p["loss"]} for p in view.summary["per_sparsity"]]
+        st.dataframe(pd.DataFrame(rows), hide_index=True, column_config={
+            "loss": st.column_config.NumberColumn(format="%.5f")})
+    run_panel.downloads(view, PAGE)
+
+
+if config is not None:
+    left, right = st.columns([4, 1])
+    left.caption(f"Reproduce from a terminal: `{run_panel.cli_line(EXPERIMENT, config)}`")
+    with right:
+        controls.share(config)
+    run = run_panel.start(PAGE, EXPERIMENT, config)
+    if run is not None:
+        run_panel.live(run, draw, PAGE, EXPERIMENT)
+
+
+st.divider()
+st.header("Memorizing vectors: more stored than neurons")
+st.markdown(
+    "The same model can memorize instead of generalize. Train it on a fixed handful of "
+    "sparse vectors and it stores every one in its few hidden units: each vector gets "
+    "its own direction in hidden space, the hidden points spread out into a polygon, and "
+    "the ReLU with its bias rebuilds the right vector from each point while the others "
+    "stay switched off. A vector counts as recovered when its reconstruction has "
+    "cosine similarity ≥ 0.9 with the original."
+)
+controls.presets(MEMORY_PAGE, MemoryConfig, {
+    "8 vectors, 2 units": ("Eight sparse vectors in a 2D hidden space: an octagon of "
+                           "hidden points.", {}),
+    "Too many for 2 units": ("Twenty vectors crowd the plane: neighbours interfere and "
+                             "some are lost.", {"n_vectors": 20}),
+    "One hidden unit": ("Even a single unit holds more than one vector: the points "
+                        "sit at different places along one line.",
+                        {"n_hidden": 1, "n_vectors": 4}),
+    "16 vectors, 4 units": ("More room: 16 vectors in 4 hidden units (projected to 2D).",
+                            {"n_vectors": 16, "n_hidden": 4, "n_features": 80}),
+})
+
+
+def memory_controls() -> MemoryConfig | None:
+    """This section's controls. It keeps its values in the session but not in the URL:
+    `controls.controls` syncs the URL to one Config per page (the one above)."""
+    ready = f"{MEMORY_PAGE}.__ready"
+    if not st.session_state.get(ready):
+        controls.set_values(MEMORY_PAGE, MemoryConfig, {})
+        st.session_state[ready] = True
+    specs = params.specs(MemoryConfig)
+    groups = [["n_vectors", "n_features", "sparsity"], ["n_hidden", "restarts"],
+              ["steps", "lr", "seed"]]
+    by_name = {s.name: s for s in specs}
+    for column, names in zip(st.columns(len(groups)), groups):
+        for name in names:
+            controls.widget(MEMORY_PAGE, by_name[name], column)
+    values = {s.name: st.session_state[f"{MEMORY_PAGE}.{s.name}"] for s in specs}
+    try:
+        return params.build(MemoryConfig, values)
+    except params.ParamError as err:
+        st.error(f"{err} The last valid run stays on screen.")
+        return None
+
+
+def draw_memory(view: runs.RunView) -> None:
+    state = view.snapshots.get("memory")
+    if state is None:
+        st.caption("The first steps are on their way...")
+        return
+    cos = np.asarray(state["cosine"])
+    hidden = np.asarray(state["hidden"])
+    k, m = hidden.shape
+    recovered = int((cos >= 0.9).sum())
+    cols = st.columns(3)
+    cols[0].metric("Recovered vectors", f"{recovered} of {k}")
+    cols[1].metric("Hidden units", m)
+    cols[2].metric("Stored per unit", f"{recovered / m:.1f}")
+    xy, projected = charts.project_2d(hidden)
+    frame = pd.DataFrame({"vector": np.arange(k), "x": xy[:, 0], "y": xy[:, 1],
+                          "cosine": cos,
+                          "status": np.where(cos >= 0.9, "recovered", "not recovered")})
+    label = (f"projected to 2D from {m} hidden units" if projected else
+             "one hidden unit" if m == 1 else "the hidden plane")
+    left, right = st.columns([3, 2])
+    left.altair_chart(charts.hidden_points(
+        frame, "Hidden points h = W x of the stored vectors",
+        "projection axis 1" if projected else "hidden unit 1",
+        "projection axis 2" if projected else ("hidden unit 2" if m > 1 else " "),
+        subtitle=f"{label}, step {int(state['step']):,}"), width="content")
+    losses = {name: f"start {int(name.split('_')[1]) + 1}" for name in view.metrics
+              if name.startswith("loss_")}
+    right.altair_chart(charts.curves(charts.metrics_long(view.metrics, losses),
+                                     "Training loss of each start", "loss (log scale)",
+                                     log_y=True, height=300))
+    right.caption("The start with the lowest loss is the one drawn.")
+    table = pd.DataFrame({"vector": np.arange(k),
+                          "non-zero entries": (np.asarray(view.snapshots["vectors"]) > 0).sum(1),
+                          "cosine similarity": cos,
+                          "squared error": np.asarray(state["error"])})
+    with st.expander("Every stored vector"):
+        st.dataframe(table, hide_index=True, column_config={
+            "cosine similarity": st.column_config.NumberColumn(format="%.3f"),
+            "squared error": st.column_config.NumberColumn(format="%.4f")})
+    run_panel.downloads(view, MEMORY_PAGE)
+
+
+memory_config = memory_controls()
+if memory_config is not None:
+    st.caption("Reproduce from a terminal: "
+               f"`{run_panel.cli_line(MEMORY, memory_config)}`")
+    memory_run = run_panel.start(MEMORY_PAGE, MEMORY, memory_config)
+    if memory_run is not None:
+        run_panel.live(memory_run, draw_memory, MEMORY_PAGE, MEMORY)
