@@ -5,7 +5,7 @@ In one process with torch.set_num_threads(1):
       decision-boundary and PCA snapshots, the summary's gradient check);
   B = steps/s of a bare loop on the same model/data/optimizer from `setup()`
       (forward, loss, zero_grad, backward, step; nothing else).
-Warm-up first, then ROUNDS interleaved rounds (A then B); medians are reported.
+Warm-up first, then --rounds (default 7) interleaved rounds (A then B); medians are reported.
 Goals: A/B >= 0.9, and the default run's wall time <= 10 s on 2 cores.
 
 Run: .venv/bin/python bench/engine_overhead.py [--rounds N]
@@ -63,7 +63,7 @@ def bare_run(config: gd.Config) -> tuple[float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=7)
     args = parser.parse_args()
 
     torch.set_num_threads(1)

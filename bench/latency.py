@@ -9,8 +9,9 @@
   (d) steps/s of a run training in the server with its page open and streaming, vs the
       same config trained through the engine (`execute`, as run_sync does) in this
       process with no server running. Tells whether the worker thread starves under a
-      live page. (a), (b), (d) use one server; (c) a second one, because a run cannot be
-      stopped from the page (Cancel retrains the same configuration at once).
+      live page. Also: the same kind of run trained by the server with no page open
+      (steps/elapsed from its cached record). (a), (b), (d) use one server, stopped
+      before the 'alone' figure so nothing else trains; (c) starts a second one.
 
 Times in (a) and (b) are taken in the page (performance.now(), from the start of the
 navigation), so they include the page load and the websocket handshake.
@@ -20,6 +21,7 @@ Run: .venv/bin/python bench/latency.py [--reps N]
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import signal
@@ -68,6 +70,8 @@ WATCH_JS = r"""
       if (p && visible(p)) s.progress = now;
     }
     const charts = [...document.querySelectorAll('%(chart)s')].filter(drawn);
+    s.nth = s.nth || [];
+    while (s.nth.length < charts.length) s.nth.push(now);
     if (s.chart === undefined && charts.length > 0) s.chart = now;
     if (s.done === undefined && [...document.querySelectorAll('[data-testid="stAlert"]')]
           .some(a => a.textContent.includes('Done:'))) s.done = now;
@@ -100,6 +104,7 @@ def pct(values: list[float], q: float) -> float:
 
 class Server:
     def __init__(self, cache_dir: str, workers: int = 2):
+        self.cache_dir = cache_dir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = Path(cache_dir).parent / f"server-{self.port}.log"
@@ -163,7 +168,9 @@ def open_page(context, url: str, wait_for: str | None, timeout_s: float = 60):
 
 
 def seen(page) -> dict[str, float]:
-    return {k: v / 1000 for k, v in page.evaluate("() => window.__seen").items()}
+    raw = page.evaluate("() => window.__seen")
+    return {k: [x / 1000 for x in v] if isinstance(v, list) else v / 1000
+            for k, v in raw.items()}
 
 
 def progress(page) -> tuple[int, int, float] | None:
@@ -175,6 +182,21 @@ def progress(page) -> tuple[int, int, float] | None:
     if not m:
         return None
     return int(m[1].replace(",", "")), int(m[2].replace(",", "")), float(m[3])
+
+
+def wait_cached(server: Server, seed: int, timeout_s: float) -> dict:
+    """The cached record (its JSON) of the finished run with this seed."""
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        for path in Path(server.cache_dir).glob("*.json"):
+            try:
+                record = json.loads(path.read_text())
+            except (OSError, ValueError):
+                continue  # being written
+            if record.get("config", {}).get("seed") == seed:
+                return record
+        time.sleep(0.5)
+    raise RuntimeError(f"the run with seed {seed} was not cached within {timeout_s} s")
 
 
 def engine_rate(query: dict[str, str], warm_s: float, span_s: float) -> float:
@@ -243,8 +265,8 @@ def main() -> None:
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
         context.add_init_script(WATCH_JS)
 
-        # Server 1: (a), (b), (d). A run cannot be stopped from the page (Cancel retrains
-        # the same configuration at once), so the runs (d) leaves are ended with the server.
+        # Server 1: (a), (b), (d). The run (d) leaves training ends with the server, so
+        # the 'alone' figure has no server beside it and (c) starts from a clean one.
         server, startup = start_server(tmp, "cache1")
         servers.append(server)
         print(f"server 1 on {server.url} healthy after {startup:.1f} s (LAB_WORKERS=2)")
@@ -287,8 +309,9 @@ def main() -> None:
             s = seen(page)
             page.close()
             fulls.append(s["full"])
+            nth = ", ".join(f"{t:.2f}" for t in s.get("nth", []))
             print(f"    rep {i + 1}: app shell {s['app']:.2f} s, page title {s['title']:.2f} s, "
-                  f"5 charts drawn {s['charts5']:.2f} s, idle {s['full']:.2f} s")
+                  f"charts drawn at [{nth}] s, idle {s['full']:.2f} s")
         full = statistics.median(fulls)
         print(f"    median: {full:.2f} s  goal <= 0.5 s  {verdict(full <= 0.5)}")
         results["b"] = f"{full:.2f} s"
@@ -296,6 +319,14 @@ def main() -> None:
         # (d) steps/s with one page open and streaming
         print(f"\n(d) steps/s of one run (steps={LONG_STEPS}) with its page open and streaming")
         query = {"steps": str(LONG_STEPS), "seed": "3001"}
+        # First the same kind of run trained by the server with no page open: start it
+        # from a page, close the page at once, read steps/elapsed from its cached record.
+        # It goes first, while nothing else trains.
+        quiet_steps = 8000
+        page = open_page(context, f"{base}?steps={quiet_steps}&seed=3002", "progress")
+        page.close()
+        quiet = wait_cached(server, 3002, timeout_s=120)
+        quiet_rate = quiet["step"] / quiet["elapsed"]
         page = open_page(context, f"{base}?steps={LONG_STEPS}&seed=3001", "chart")
         page.wait_for_timeout(2000)
         p1 = progress(page)
@@ -309,9 +340,14 @@ def main() -> None:
         alone_rate = engine_rate(query, 2.0, 8.0)
         print(f"    server, page open : {live_rate:7.0f} steps/s "
               f"(step {p1[0]:,} at {p1[2]:.1f} s -> {p2[0]:,} at {p2[2]:.1f} s)")
+        print(f"    server, no page   : {quiet_rate:7.0f} steps/s "
+              f"(steps={quiet_steps}: {quiet['step']:,} steps in {quiet['elapsed']:.1f} s, "
+              "page closed after the run started)")
         print(f"    engine, alone     : {alone_rate:7.0f} steps/s (this process, no server)")
-        print(f"    ratio             : {live_rate / alone_rate:7.2f}")
+        print(f"    ratio page open / alone: {live_rate / alone_rate:.2f}; "
+              f"no page / alone: {quiet_rate / alone_rate:.2f}")
         results["d_live"] = f"{live_rate:.0f}"
+        results["d_quiet"] = f"{quiet_rate:.0f}"
         results["d_alone"] = f"{alone_rate:.0f} steps/s"
 
         # Server 2: (c) health while two runs train, two pages open
@@ -343,8 +379,8 @@ def main() -> None:
         print(f"  (a) new config -> first chart      {results['a_chart']:>24}   goal <= 1 s")
         print(f"  (b) revisit -> full render         {results['b']:>24}   goal <= 0.5 s")
         print(f"  (c) health, 2 runs training       {results['c']:>25}   goal p95 <= 100 ms")
-        print(f"  (d) steps/s page open / alone      "
-              f"{results['d_live'] + ' / ' + results['d_alone']:>24}")
+        print(f"  (d) steps/s page open / no page / alone "
+              f"{' / '.join([results['d_live'], results['d_quiet'], results['d_alone']]):>19}")
     finally:
         if browser is not None:
             browser.close()
