@@ -105,8 +105,6 @@ def chain_rule(p: dict[str, float], x: np.ndarray, y: float, activation: str,
         {"quantity": "loss", "formula": "(ŷ−y)²" if loss == "mse" else "−y·log ŷ − (1−y)·log(1−ŷ)",
          "value": f"{value:.6f}"},
     ]
-    dl_dh = dl_dz2 * w2
-    dl_dz1 = dl_dh * dh_dz1
     chains = {
         "w2_1": ([("∂L/∂z2", dl_dz2_text, dl_dz2), ("∂z2/∂w2_1", "h1", h[0])]),
         "w2_2": ([("∂L/∂z2", dl_dz2_text, dl_dz2), ("∂z2/∂w2_2", "h2", h[1])]),

@@ -18,10 +18,9 @@ import threading
 import time
 import traceback
 from collections import OrderedDict, deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
-import numpy as np
 
 from core import cache as cache_mod
 from core import device as device_mod
