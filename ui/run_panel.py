@@ -25,10 +25,13 @@ def session_id() -> str:
 def start(page: str, experiment: str, config: Any, force: bool = False) -> runs.Run | None:
     """The page's run for `config`: an existing one when any session started it before.
 
-    The session stops watching the run it showed before; a run nobody watches is
-    cancelled, so changing a control does not leave a stale run holding the queue.
+    This slot of the page (one session may show several runs on a page, one per `page`
+    key) stops watching the run it showed before; a run that no slot of any session
+    watches is cancelled, so changing a control does not leave a stale run holding the
+    queue, while a run that another slot now shows keeps training.
     """
-    reg, me = registry(), session_id()
+    reg = registry()
+    me = f"{session_id()}:{page}"
     slot = f"{page}.__run"
     shown = reg.get(st.session_state.get(slot, ""))
     if not force and shown is not None and shown.config == config and \
@@ -48,7 +51,7 @@ def start(page: str, experiment: str, config: Any, force: bool = False) -> runs.
 
 def panel(view: runs.RunView, run: runs.Run, page: str, experiment: str) -> None:
     """Status, progress, queue position, cancel and rerun."""
-    left, right = st.columns([5, 1], vertical_alignment="center")
+    left, right = st.columns([3, 1], vertical_alignment="center")
     with left:
         if view.status == runs.QUEUED:
             st.info(f"Waiting for a free worker: position {view.queue_position or '?'} in "

@@ -9,7 +9,7 @@ the input plane while it trains. Zhang et al. 2017; Hanin & Rolnick 2019.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -86,7 +86,6 @@ def net_config(settings: Settings) -> NetConfig:
 
 def unregularized(config: NetConfig) -> NetConfig:
     """The same configuration with weight decay, dropout and early stopping off."""
-    from dataclasses import replace
     return replace(config, weight_decay=0.0, dropout=0.0, early_stopping=False)
 
 
