@@ -29,12 +29,17 @@ def _list() -> int:
 
 
 def _progress(run: runs.Run, done: threading.Event) -> None:
-    """Print a progress line to stderr about twice a second while the run trains."""
-    while not done.wait(0.5):
+    """Print a progress line to stderr about twice a second while the run trains, and
+    once more when it ends."""
+    while True:
+        finished = done.wait(0.5)
         view = run.view()
         if view.total:
             print(f"\r{run.experiment.name}: step {view.step}/{view.total} "
-                  f"({view.progress:.0%}, {view.elapsed:.1f} s)", end="", file=sys.stderr)
+                  f"({view.step / view.total:.0%}, {view.elapsed:.1f} s)", end="",
+                  file=sys.stderr)
+        if finished:
+            break
     print(file=sys.stderr)
 
 
