@@ -14,7 +14,9 @@
       before the 'alone' figure so nothing else trains; (c) starts a second one.
 
 Times in (a) and (b) are taken in the page (performance.now(), from the start of the
-navigation), so they include the page load and the websocket handshake.
+navigation), so they include the page load and the websocket handshake. (a') and (b')
+time the same two things inside an already open page, from changing a control (the
+seed) to what the user waits for: no page load.
 
 Run: .venv/bin/python bench/latency.py [--reps N]
 """
@@ -226,6 +228,55 @@ def engine_rate(query: dict[str, str], warm_s: float, span_s: float) -> float:
     return (v2.step - v1.step) / (v2.elapsed - v1.elapsed)
 
 
+SEED_INPUT = '[data-testid="stNumberInput"]'
+FIRST_POINT_JS = """() => { const p = document.querySelector('%s');
+  return p !== null && /step [1-9]/.test(p.innerText); }""" % PROGRESS
+SUCCESS = '[data-testid="stAlertContentSuccess"]'
+
+
+def in_page(context, base: str, reps: int) -> tuple[list[float], list[float]]:
+    """In an open page: type a new seed (a new run) and time the first streamed point
+    (the progress bar showing a step > 0); then type the previous, finished seed back and
+    time its full render (its own 'Done' line, 5 charts, script idle). No page load in
+    either figure: this is what a user waits for after changing a control."""
+    page = open_page(context, f"{base}?steps=3000&seed=4000", "full", timeout_s=120)
+    box = page.locator(SEED_INPUT).filter(has_text="Seed").locator("input")
+    firsts, revisits = [], []
+    previous, previous_text = 4000, page.locator(SUCCESS).inner_text()
+    for i in range(reps):
+        seed = 4001 + i
+        box.fill(str(seed))
+        t0 = time.perf_counter()
+        box.press("Enter")
+        page.wait_for_function(FIRST_POINT_JS, timeout=120_000, polling=10)
+        firsts.append(time.perf_counter() - t0)
+        page.wait_for_function(
+            "() => !document.querySelector('%s') && document.querySelector('%s')"
+            % (PROGRESS, SUCCESS), timeout=120_000, polling=20)
+        text = page.locator(SUCCESS).inner_text()
+        box.fill(str(previous))
+        t0 = time.perf_counter()
+        box.press("Enter")
+        page.wait_for_function(
+            """([want, chart, idle, n]) => {
+                 const s = document.querySelector('%s');
+                 return s && s.innerText === want && document.querySelector(idle) &&
+                        document.querySelectorAll(chart).length >= n; }""" % SUCCESS,
+            arg=[previous_text, CHART, IDLE, N_CHARTS], timeout=60_000, polling=10)
+        revisits.append(time.perf_counter() - t0)
+        print(f"    rep {i + 1}: new seed {seed} -> first point {firsts[-1]:.2f} s; "
+              f"back to seed {previous} -> full render {revisits[-1]:.2f} s")
+        # next round: go forward to this round's seed again, then come back to it
+        box.fill(str(seed))
+        box.press("Enter")
+        page.wait_for_function(
+            "([want]) => { const s = document.querySelector('%s'); return s && "
+            "s.innerText === want; }" % SUCCESS, arg=[text], timeout=60_000, polling=20)
+        previous, previous_text = seed, text
+    page.close()
+    return firsts, revisits
+
+
 def start_server(tmp: str, name: str) -> tuple[Server, float]:
     cache_dir = os.path.join(tmp, name)
     os.makedirs(cache_dir)
@@ -316,6 +367,16 @@ def main() -> None:
         print(f"    median: {full:.2f} s  goal <= 0.5 s  {verdict(full <= 0.5)}")
         results["b"] = f"{full:.2f} s"
 
+        # (a') and (b') inside an open page, after changing a control
+        print("\n(a') and (b') in an open page: change the seed, then change it back")
+        firsts, revisits = in_page(context, base, args.reps)
+        first_in, revisit_in = statistics.median(firsts), statistics.median(revisits)
+        print(f"    median: new run -> first point {first_in:.2f} s  goal <= 1 s  "
+              f"{verdict(first_in <= 1.0)}; revisit -> full render {revisit_in:.2f} s  "
+              f"goal <= 0.5 s  {verdict(revisit_in <= 0.5)}")
+        results["a_in"] = f"{first_in:.2f} s"
+        results["b_in"] = f"{revisit_in:.2f} s"
+
         # (d) steps/s with one page open and streaming
         print(f"\n(d) steps/s of one run (steps={LONG_STEPS}) with its page open and streaming")
         query = {"steps": str(LONG_STEPS), "seed": "3001"}
@@ -378,6 +439,8 @@ def main() -> None:
         print(f"  (a) new config -> progress bar     {results['a_bar']:>24}")
         print(f"  (a) new config -> first chart      {results['a_chart']:>24}   goal <= 1 s")
         print(f"  (b) revisit -> full render         {results['b']:>24}   goal <= 0.5 s")
+        print(f"  (a') in page: new run -> 1st point {results['a_in']:>24}   goal <= 1 s")
+        print(f"  (b') in page: revisit -> rendered  {results['b_in']:>24}   goal <= 0.5 s")
         print(f"  (c) health, 2 runs training       {results['c']:>25}   goal p95 <= 100 ms")
         print(f"  (d) steps/s page open / no page / alone "
               f"{' / '.join([results['d_live'], results['d_quiet'], results['d_alone']]):>19}")

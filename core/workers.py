@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing as mp
+import os
 import signal
 import time
 from typing import Any, Callable
@@ -23,6 +24,10 @@ _CTX = mp.get_context("spawn")
 def _child_main(conn, cancel) -> None:
     """The worker process: warm up, then train whatever the parent sends."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the server's to handle
+    try:  # training is background work: the server and its pages come first for the CPU
+        os.nice(10)
+    except (AttributeError, OSError):
+        pass
     from core import device, experiments, runs
 
     class StreamingRun(runs.Run):
