@@ -8,9 +8,8 @@ st.set_page_config(page_title="Deep Learning Intuition Lab", page_icon=":materia
 
 sections: dict[str, list] = {"": [st.Page(catalog.HOME.path, title=catalog.HOME.title,
                                           icon=catalog.HOME.icon, default=True)]}
-for info in catalog.PAGES:
-    sections.setdefault(info.section, []).append(
-        st.Page(info.path, title=info.title, icon=info.icon))
+for section, infos in catalog.by_section():
+    sections[section] = [st.Page(i.path, title=i.title, icon=i.icon) for i in infos]
 
 page = st.navigation(sections)
 sidebar.render()

@@ -11,10 +11,8 @@ st.markdown(
     "Every number can be reproduced from a terminal with `python -m core run ...`."
 )
 st.markdown("Start with a page:")
-section = None
-for info in catalog.PAGES:
-    if info.section != section:
-        section = info.section
-        st.subheader(section)
-    st.page_link(info.path, label=info.title, icon=info.icon)
-    st.caption(info.blurb)
+for section, infos in catalog.by_section():
+    st.subheader(section)
+    for info in infos:
+        st.page_link(info.path, label=info.title, icon=info.icon)
+        st.caption(info.blurb)

@@ -108,3 +108,11 @@ def test_cancel_stops_the_run_and_rerun_trains_it_again():
     at.button(key="gd.rerun").click().run()
     assert len(runs.default_registry().active_runs()) == 1
     at.button(key="gd.cancel").click().run()
+
+
+def test_every_page_is_in_a_known_section_and_exists():
+    from pathlib import Path
+    root = Path(__file__).resolve().parent.parent
+    for info in catalog.PAGES:
+        assert info.section in catalog.SECTIONS, info
+        assert (root / info.path).is_file(), info.path

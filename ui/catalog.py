@@ -13,11 +13,19 @@ class PageInfo:
     blurb: str
 
 
+# The essay's order; the navigation and the home page list sections in this order.
+SECTIONS = ("Foundations", "Memorization", "Generalization", "Ensembles & regularization",
+            "Data", "Optimization")
+
 PAGES = [
     PageInfo("Foundations", "pages/gradient_descent.py", "Gradient descent & backprop",
              ":material/trending_down:",
              "Watch a small network bend its decision boundary as the loss falls, and follow "
              "the chain rule through every number of a 2-2-1 net."),
+    PageInfo("Memorization", "pages/memorization.py", "Overfitting & memorization",
+             ":material/grid_view:",
+             "A decision tree's bins beside a ReLU network's linear regions: both memorize "
+             "random labels, and regularization narrows the train-test gap."),
     PageInfo("Memorization", "pages/superposition.py", "Superposition",
              ":material/hub:",
              "Five features in two neurons: sparse features share directions as antipodal "
@@ -26,9 +34,19 @@ PAGES = [
              ":material/memory:",
              "Recall a pattern from a damaged cue: the classical net fills up near 0.138·N, "
              "the modern softmax one stores far more."),
-    PageInfo("Memorization", "pages/memorization.py", "Overfitting & memorization",
-             ":material/grid_view:",
-             "A decision tree's bins beside a ReLU network's linear regions: both memorize "
-             "random labels, and regularization narrows the train-test gap."),
+    PageInfo("Ensembles & regularization", "pages/ensembles.py", "Ensembles & distillation",
+             ":material/groups:",
+             "Networks from different seeds learn different views of each class: their "
+             "ensemble sees both, and distilling it teaches one network the views it missed."),
+    PageInfo("Ensembles & regularization", "pages/dropout.py", "Dropout",
+             ":material/visibility_off:",
+             "Hide inputs and units at random while training: the train-test gap narrows "
+             "and a network hidden its favourite view learns the other one too."),
 ]
 HOME = PageInfo("", "pages/home.py", "Home", ":material/home:", "")
+
+
+def by_section() -> list[tuple[str, list[PageInfo]]]:
+    """(section, its pages) in the essay's order, leaving out sections with no page yet."""
+    return [(name, [p for p in PAGES if p.section == name]) for name in SECTIONS
+            if any(p.section == name for p in PAGES)]
