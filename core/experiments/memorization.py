@@ -63,8 +63,9 @@ class NetConfig(DataConfig):
                                 low=0.0, high=0.1)
     dropout: float = param(0.0, "Chance that each hidden unit is switched off at each "
                            "training step (never when testing).", low=0.0, high=0.8)
-    early_stopping: bool = param(False, "Keep the weights with the best held-out (test) loss "
-                                 "and stop when it has not improved for a fifth of the steps.")
+    early_stopping: bool = param(False, "Set a fifth of the training points aside, keep the "
+                                 "weights with the best loss on them, and stop when it has not "
+                                 "improved for a fifth of the steps.")
 
 
 @dataclass(frozen=True)
@@ -356,6 +357,12 @@ def run_net(config: NetConfig, report) -> dict:
                           (d.x_train, d.y_train.astype(np.float32),
                            d.x_test, d.y_test.astype(np.float32)))
     flipped = torch.as_tensor(d.flipped, device=device)
+    # Early stopping picks its weights on points the network does not train on; never on
+    # the test set, whose accuracy would then be flattered. The split is already shuffled.
+    n_val = max(1, len(xtr) // 5) if config.early_stopping else 0
+    xval, yval = xtr[len(xtr) - n_val:], ytr[len(ytr) - n_val:]
+    if n_val:
+        xtr, ytr, flipped = xtr[:-n_val], ytr[:-n_val], flipped[:-n_val]
     report.set_total(config.steps)
     report.snapshot("data", data_snapshot(d))
     xs, _, grid = data.grid_2d(np.concatenate([d.x_train, d.x_test]), GRID)
@@ -370,10 +377,14 @@ def run_net(config: NetConfig, report) -> dict:
         model.eval()
         with torch.no_grad():
             train_logits, test_logits = model(xtr), model(xte)
-        test_loss = _bce(test_logits, yte)
-        report.log(step, train_loss=_bce(train_logits, ytr), test_loss=test_loss,
-                   train_accuracy=_acc(train_logits, ytr), test_accuracy=_acc(test_logits, yte))
-        return test_loss
+        scalars = dict(train_loss=_bce(train_logits, ytr), test_loss=_bce(test_logits, yte),
+                       train_accuracy=_acc(train_logits, ytr),
+                       test_accuracy=_acc(test_logits, yte))
+        if n_val:
+            with torch.no_grad():
+                scalars["validation_loss"] = _bce(model(xval), yval)
+        report.log(step, **scalars)
+        return scalars.get("validation_loss", scalars["test_loss"])
 
     def draw(step: int) -> None:
         model.eval()
@@ -429,7 +440,8 @@ def run_net(config: NetConfig, report) -> dict:
         "linear_regions": count,
         "regions_curve": curve,
         "chance": d.chance,
-        "n_train": len(d.x_train),
+        "n_train": len(xtr),
+        "n_validation": n_val,
         "n_flipped": int(d.flipped.sum()),
         "memorized_flipped": memorized,
         "steps_done": step,
@@ -441,5 +453,5 @@ EXPERIMENTS = [
     Experiment(name="tree_bins", title="A decision tree's bins", Config=TreeConfig,
                run=run_tree, diverge_hint="A tree cannot diverge; please report this."),
     Experiment(name="relu_regions", title="A ReLU network's linear regions", Config=NetConfig,
-               run=run_net, diverge_hint="Lower the learning rate (lr)."),
+               run=run_net, version=2, diverge_hint="Lower the learning rate (lr)."),
 ]
