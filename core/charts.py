@@ -433,3 +433,200 @@ def linear_regions(xs: np.ndarray, key: np.ndarray, pred: np.ndarray, points: pd
     image = alt.Chart(frame).mark_image(aspect=False, align="left", baseline="bottom").encode(
         x=x, x2="x2:Q", y=y, y2="y2:Q", url="url:N")
     return alt.layer(image, *_labelled_points(points, None), title=title, height=height)
+
+
+# --- ensembles, distillation and dropout (issue 6) -------------------------------------
+
+MODEL_KIND_LABELS = {
+    "individual": "individual (mean)", "ensemble": "ensemble", "distilled": "distilled",
+    "self_distilled": "self-distilled", "hard_label_control": "equal-budget control",
+    "random_features": "random features", "random_features_ensemble": "random-feature ensemble",
+}
+TEST_SET_SCALE = alt.Scale(domain=["multi-view", "single-view", "all"],
+                           range=["#9ecae1", "#08519c", "#6baed6"])
+
+
+def model_accuracy_bars(frame: pd.DataFrame, title: str, height: int = 360) -> alt.Chart:
+    """Grouped bars: test accuracy of each model kind, one bar per test set.
+    Columns: model, order, test_set, accuracy."""
+    sets = [t for t in TEST_SET_SCALE.domain if t in set(frame["test_set"])]
+    colors = [c for t, c in zip(TEST_SET_SCALE.domain, TEST_SET_SCALE.range) if t in sets]
+    return alt.Chart(frame, title=title, height=height).mark_bar().encode(
+        x=alt.X("model:N", title=None, sort=alt.SortField("order"),
+                axis=alt.Axis(labelAngle=-35, labelOverlap=False, labelLimit=160)),
+        xOffset=alt.XOffset("test_set:N", sort=sets),
+        y=alt.Y("accuracy:Q", title="test accuracy", scale=alt.Scale(domain=[0, 1])),
+        color=alt.Color("test_set:N", title="test examples",
+                        scale=alt.Scale(domain=sets, range=colors),
+                        legend=alt.Legend(orient="top")),
+        tooltip=["model:N", "test_set:N", alt.Tooltip("accuracy:Q", format=".3f")],
+    )
+
+
+def view_heatmaps(frame: pd.DataFrame, title: str, columns: int = 4,
+                  subtitle: str = "") -> alt.FacetChart:
+    """One small class × view heatmap per network: probe accuracy on single-view examples
+    showing only that view (dark = the network recognizes the view).
+    Columns: panel, order, class, view, accuracy."""
+    n_classes = frame["class"].nunique() if len(frame) else 1
+    return alt.Chart(frame, width=max(60, min(150, 14 * n_classes)), height=44).mark_rect(
+        stroke="white", strokeWidth=0.5).encode(
+        x=alt.X("class:O", title="class"),
+        y=alt.Y("view:O", title=None),
+        color=alt.Color("accuracy:Q", title="accuracy with only this view",
+                        scale=alt.Scale(scheme="blues", domain=[0, 1]),
+                        legend=alt.Legend(orient="top", gradientLength=200)),
+        tooltip=["panel:N", "class:O", "view:O", alt.Tooltip("accuracy:Q", format=".2f")],
+    ).facet(facet=alt.Facet("panel:N", title=None, sort=alt.SortField("order")),
+            columns=columns, title=alt.Title(title, subtitle=subtitle))
+
+
+def reliance_bars(frame: pd.DataFrame, title: str, height: int = 150) -> alt.FacetChart:
+    """Accuracy lost on multi-view test examples when one view of their class is removed,
+    per class and view, one row per network. Columns: network, class, view, drop."""
+    return alt.Chart(frame, height=height, width=560).mark_bar().encode(
+        x=alt.X("class:O", title="class"),
+        xOffset=alt.XOffset("view:N"),
+        y=alt.Y("drop:Q", title="accuracy lost", scale=alt.Scale(domain=[0, 1])),
+        color=alt.Color("view:N", title="view removed",
+                        scale=alt.Scale(range=["#e6550d", "#756bb1"]),
+                        legend=alt.Legend(orient="top")),
+        tooltip=["network:N", "class:O", "view:N", alt.Tooltip("drop:Q", format=".2f")],
+    ).facet(row=alt.Row("network:N", title=None, header=alt.Header(labelAngle=0,
+                                                                    labelAlign="left")),
+            title=title)
+
+
+def disagreement_histogram(frame: pd.DataFrame, title: str, height: int = 260) -> alt.Chart:
+    """How many sampled sub-networks disagree with their majority, per test point, side by
+    side for points the full network gets right and wrong (log-like count axis: the right
+    ones pile up at 0). Columns: disagreement (a multiple of 1/S), prediction."""
+    counts = frame.assign(disagreement=frame["disagreement"].round(2)).groupby(
+        ["disagreement", "prediction"]).size().reset_index(name="points")
+    return alt.Chart(counts, title=title, height=height).mark_bar().encode(
+        x=alt.X("disagreement:O", title="share of sub-networks disagreeing with their majority",
+                axis=alt.Axis(format=".2f", labelAngle=0, labelOverlap=True)),
+        xOffset=alt.XOffset("prediction:N", sort=["right", "wrong"]),
+        y=alt.Y("points:Q", title="test points (symlog scale)",
+                scale=alt.Scale(type="symlog")),
+        color=alt.Color("prediction:N", title="full network",
+                        scale=alt.Scale(domain=["right", "wrong"],
+                                        range=["#74c476", "#d62728"]),
+                        legend=alt.Legend(orient="top")),
+        tooltip=["prediction:N", "disagreement:O", "points:Q"],
+    )
+
+
+def curves_legend_below(frame: pd.DataFrame, title: str, y_title: str, log_y: bool = False,
+                        height: int = 300, columns: int = 4) -> alt.Chart:
+    """`curves` with the legend under the plot, for many series (it would cover the
+    lines inside the plot)."""
+    return curves(frame, title, y_title, log_y=log_y, height=height).encode(
+        color=alt.Color("series:N", title=None, sort=list(dict.fromkeys(frame["series"])),
+                        scale=alt.Scale(scheme="tableau20" if frame["series"].nunique() > 10
+                                        else "tableau10"),
+                        legend=alt.Legend(orient="bottom", columns=columns,
+                                          labelLimit=160)))
+
+
+# --- memorization → generalization and grokking (issue 5) -----------------------------
+
+SPLIT_COLORS = alt.Scale(domain=["train", "test"], range=["#1f77b4", "#d62728"])
+
+
+def double_descent_curve(frame: pd.DataFrame, peak: int | None, chosen: int | None,
+                         title: str, domain: list[float], height: int = 320) -> alt.LayerChart:
+    """Train and test loss against the training-set size T (log x over `domain`), the
+    peak marked. Columns: train_size, series (train/test), value."""
+    base = alt.Chart(frame).encode(
+        x=alt.X("train_size:Q", title="training examples T (log scale)",
+                scale=alt.Scale(type="log", domain=domain, nice=False)),
+        y=alt.Y("value:Q", title="loss ÷ loss of an all-zero output"),
+        color=alt.Color("series:N", scale=SPLIT_COLORS, title=None,
+                        legend=alt.Legend(orient="top")),
+        tooltip=["series:N", "train_size:Q", alt.Tooltip("value:Q", format=".3f")])
+    layers = [base.mark_line(), base.mark_circle(size=60)]
+    if chosen is not None:
+        layers.append(alt.Chart(pd.DataFrame({"train_size": [chosen]})).mark_rule(
+            color="#888", strokeDash=[2, 2]).encode(x="train_size:Q"))
+    if peak is not None:
+        top = frame[(frame["series"] == "test") & (frame["train_size"] == peak)]
+        layers.append(alt.Chart(top).mark_point(shape="triangle-down", size=220, filled=True,
+                                                color="black", yOffset=-14).encode(
+            x="train_size:Q", y="value:Q"))
+        layers.append(alt.Chart(top.assign(label=f"peak T={peak}")).mark_text(
+            dy=-30, fontWeight="bold").encode(x="train_size:Q", y="value:Q", text="label:N"))
+    return alt.layer(*layers, title=title, height=height)
+
+
+def plane_vectors(frame: pd.DataFrame, title: str, subtitle: str = "", height: int = 300,
+                  colors: alt.Scale | None = None) -> alt.LayerChart:
+    """Vectors in the hidden plane as lines from the origin with a dot at the end.
+    Columns: x, y, kind (colour), dim (dimensionality, for the tooltip and the size)."""
+    limit = float(np.abs(frame[["x", "y"]].to_numpy()).max() * 1.1) if len(frame) else 1.0
+    limit = max(limit, 1e-6)
+    scale = alt.Scale(domain=[-limit, limit], nice=False)
+    color = alt.Color("kind:N", title=None, legend=alt.Legend(orient="bottom"),
+                      **({"scale": colors} if colors is not None else {}))
+    base = alt.Chart(frame).encode(
+        x=alt.X("x:Q", scale=scale, title="hidden unit 1"),
+        y=alt.Y("y:Q", scale=scale, title="hidden unit 2"), color=color,
+        tooltip=["kind:N", alt.Tooltip("dim:Q", title="dimensionality D", format=".3f")])
+    lines = base.mark_rule(strokeWidth=1.2, opacity=0.5).encode(x2=alt.datum(0),
+                                                                y2=alt.datum(0))
+    dots = base.mark_circle(opacity=0.9).encode(
+        size=alt.Size("dim:Q", scale=alt.Scale(domain=[0, 1], range=[12, 160]), legend=None))
+    return alt.layer(lines, dots, title=alt.Title(title, subtitle=subtitle),
+                     height=height, width=height)
+
+
+def dimensionality_vs_size(frame: pd.DataFrame, title: str, domain: list[float],
+                           height: int = 280) -> alt.Chart:
+    """Top-10 dimensionality of the data and of the features against T (log x over
+    `domain`). Columns: train_size, series, value."""
+    return alt.Chart(frame, title=title, height=height).mark_line(point=True).encode(
+        x=alt.X("train_size:Q", title="training examples T (log scale)",
+                scale=alt.Scale(type="log", domain=domain, nice=False)),
+        y=alt.Y("value:Q", title="sum of the 10 largest D"),
+        color=alt.Color("series:N", title=None, legend=alt.Legend(orient="top"),
+                        scale=alt.Scale(domain=["data points W x_t", "features W_i"],
+                                        range=["#ff7f0e", "#2ca02c"])),
+        tooltip=["series:N", "train_size:Q", alt.Tooltip("value:Q", format=".3f")])
+
+
+def loss_bars(frame: pd.DataFrame, title: str, height: int = 240) -> alt.Chart:
+    """One bar per run. Columns: run, value."""
+    return alt.Chart(frame, title=title, height=height).mark_bar().encode(
+        x=alt.X("run:N", title=None, sort=None, axis=alt.Axis(labelAngle=0)),
+        y=alt.Y("value:Q", title="test loss ÷ zero-output loss",
+                scale=alt.Scale(zero=False)),
+        color=alt.Color("run:N", legend=None, sort=None),
+        tooltip=["run:N", alt.Tooltip("value:Q", format=".4f")])
+
+
+def log_step_curves(frame: pd.DataFrame, title: str, y_title: str, last_step: int,
+                    colors: alt.Scale | None = None, log_y: bool = False,
+                    height: int = 280) -> alt.Chart:
+    """Curves (step, series, value) on a log step axis from step 1 to `last_step`."""
+    color = alt.Color("series:N", title=None, legend=alt.Legend(orient="top"),
+                      **({"scale": colors} if colors is not None else {}))
+    return alt.Chart(frame, title=title, height=height).mark_line().encode(
+        x=alt.X("step:Q", title="step (log scale)",
+                scale=alt.Scale(type="log", domain=[1, max(2, last_step)], nice=False)),
+        y=alt.Y("value:Q", title=y_title,
+                scale=alt.Scale(type="log") if log_y else alt.Scale(zero=False)),
+        color=color,
+        tooltip=["series:N", "step:Q", alt.Tooltip("value:Q", format=".4g")])
+
+
+def step_marks(curve: alt.Chart, marks: dict[str, int | None]) -> alt.LayerChart:
+    """Vertical dashed rules at the named steps (None: left out) over a step chart."""
+    rows = [{"step": s, "label": name} for name, s in marks.items() if s]
+    if not rows:
+        return alt.layer(curve)
+    rules = alt.Chart(pd.DataFrame(rows)).mark_rule(strokeDash=[4, 3], color="#555").encode(
+        x="step:Q", tooltip=["label:N", "step:Q"])
+    text = alt.Chart(pd.DataFrame(rows)).mark_text(align="left", dx=4, dy=8, color="#333",
+                                                   baseline="top").encode(
+        x="step:Q", y=alt.value(0), text="label:N")
+    return alt.layer(curve, rules, text)

@@ -1,0 +1,297 @@
+"""Ensembles, knowledge distillation and self-distillation on multi-view data
+(Allen-Zhu & Li 2020, "Towards Understanding Ensemble, Knowledge Distillation and
+Self-Distillation in Deep Learning").
+
+K patch networks (`core.multiview.PatchNet`, one instance-batched model) learn the
+multi-view data from different seeds. Each wins the "view lottery" per class: it learns
+whichever view its start favoured, then memorizes the few single-view training examples
+that lack it, so it fails on single-view test examples of the other view. Different seeds
+learn different views, so the ensemble (averaged logits) is right on both. Distilling the
+ensemble into a fresh network (soft labels at temperature τ) hands it the signal for the
+missing views; self-distillation distils one individual. A fresh network trained on hard
+labels for as many steps as the students is the equal-budget control. Random features
+(Gaussian random projection + gradient boosting, scikit-learn) and a Gaussian-mixture
+dataset are the contrasts.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from core import multiview as mv
+from core.device import choose as choose_device
+from core.experiments import Experiment
+from core.params import param
+
+LEARNED = 0.5  # probe accuracy on a (class, view) above which a network knows the view
+PROBES_PER_CELL = 40
+KINDS = ("individual", "ensemble", "distilled", "self_distilled", "hard_label_control",
+         "random_features", "random_features_ensemble")
+
+
+@dataclass(frozen=True)
+class Config:
+    dataset: str = param("multi_view", "Multi-view data (two views per class) or a "
+                         "Gaussian mixture (no views: ensembling should add little).",
+                         choices=["multi_view", "gaussian_mixture"])
+    n_classes: int = param(10, "Classes k (each has two views).", low=2, high=16,
+                           label="Classes")
+    patches: int = param(10, "Patches P per example (4 carry the class).", low=5, high=20)
+    dim: int = param(32, "Numbers per patch d (at least 2 × classes).", low=8, high=64)
+    n_train: int = param(300, "Training examples.", low=50, high=3000)
+    single_view_fraction: float = param(0.02, "Share of training examples that show only "
+                                        "one view.", low=0.0, high=0.5)
+    feature_noise: float = param(0.15, "Amplitude γ of other classes' views in the "
+                                 "remaining patches.", low=0.0, high=0.4)
+    n_test: int = param(1000, "Test examples (half of them single-view).", low=100,
+                        high=5000)
+    n_models: int = param(8, "Individual networks K (one instance-batched model).",
+                          low=2, high=16, label="Individual models")
+    neurons: int = param(4, "Neurons m per class.", low=1, high=16)
+    rho: float = param(1.0, "Smoothed ReLU threshold ϱ (about 1 gives the view lottery; "
+                       "0.3 learns both views more often).", low=0.05, high=2.0)
+    lr: float = param(40.0, "Full-batch gradient descent step size.", low=0.1, high=200.0,
+                      log=True, label="Learning rate")
+    steps: int = param(100, "Steps of each individual network (stopped once it fits the "
+                       "training set).", low=10, high=2000)
+    temperature: float = param(2.0, "Distillation temperature τ (both softmaxes; loss "
+                               "× τ²).", low=0.5, high=10.0)
+    student_steps: int = param(400, "Steps of the distilled, self-distilled and "
+                               "equal-budget hard-label networks.", low=10, high=4000)
+    random_features: bool = param(True, "Also fit the random-feature baseline (Gaussian "
+                                  "random projection + gradient boosting).")
+    rf_projections: int = param(5, "Random projections in the random-feature ensemble.",
+                                low=2, high=10)
+    seed: int = param(0, "Seed for the data, the starts and the projections.",
+                      low=0, high=2**31 - 1)
+
+
+@dataclass
+class Data:
+    train: mv.MultiView
+    test: mv.MultiView
+    probes: mv.MultiView | None
+
+
+def make_data(config: Config) -> Data:
+    gen = torch.Generator().manual_seed(config.seed)
+    if config.dataset == "gaussian_mixture":
+        train = mv.make_gaussian_mixture(config.n_classes, config.n_train, config.patches,
+                                         config.dim, GM_SEPARATION, GM_NOISE, gen)
+        test = mv.make_gaussian_mixture(config.n_classes, config.n_test, config.patches,
+                                        config.dim, GM_SEPARATION, GM_NOISE, gen,
+                                        means=train.views)
+        return Data(train, test, None)
+    views = mv.make_views(config.n_classes, config.dim, gen)
+    common = dict(patches=config.patches, feature_noise=config.feature_noise, noise=NOISE,
+                  gen=gen)
+    train = mv.make_multiview(views, config.n_train, config.single_view_fraction, **common)
+    test = mv.make_multiview(views, config.n_test, 0.5, **common)
+    probes = mv.make_probes(views, PROBES_PER_CELL, **common)
+    return Data(train, test, probes)
+
+
+NOISE = 0.02  # Gaussian noise σ on every number of a multi-view example
+GM_SEPARATION, GM_NOISE = 1.4, 0.1  # Gaussian mixture: class means and noise (~97% alone)
+
+
+def _check(config: Config) -> None:
+    if config.dataset == "multi_view" and config.dim < 2 * config.n_classes:
+        raise ValueError(f"dim must be at least 2 × classes = {2 * config.n_classes} for "
+                         f"orthonormal views; got {config.dim}.")
+
+
+def _kind_accuracy(logits: torch.Tensor, data: mv.MultiView) -> dict:
+    """logits [n, k] → the summary's accuracies for this dataset."""
+    return mv.accuracy_by_kind(logits.argmax(-1), data)
+
+
+def _curve_values(prefix: str, logits: torch.Tensor, data: mv.MultiView) -> dict:
+    acc = _kind_accuracy(logits, data)
+    out = {f"{prefix}_test_accuracy": acc["accuracy"]}
+    if acc["single_view_accuracy"] is not None:
+        out[f"{prefix}_single_view"] = acc["single_view_accuracy"]
+        out[f"{prefix}_multi_view"] = acc["multi_view_accuracy"]
+    return out
+
+
+def train_individuals(config: Config, data: Data, report, device, step0: int = 0,
+                      log_every: int = 5) -> mv.PatchNet:
+    """K networks as one model, full-batch GD. An instance stops (its gradient is masked)
+    once it classifies every training example: SCIENCE.md's measured setup stops the
+    individuals once they fit, because at this size they slowly learn the missing views."""
+    gen = torch.Generator().manual_seed(config.seed + 1)
+    net = mv.PatchNet(config.n_models, config.n_classes, config.neurons, data.train.x.shape[2],
+                      INIT_STD, gen, rho=config.rho, device=device)
+    x, y = data.train.x.to(device), data.train.y.to(device)
+    xt = data.test.x.to(device)
+    active = torch.ones(config.n_models, device=device)
+    for step in range(1, config.steps + 1):
+        logits = net(x)
+        losses = mv.ce_loss(logits, y)
+        grad, = torch.autograd.grad((losses * active).sum(), net.W)
+        with torch.no_grad():
+            net.W -= config.lr * grad
+            fit = (logits.argmax(-1) == y).all(-1)
+            active = active * (~fit).float()
+        if step % log_every == 0 or step == config.steps:
+            with torch.no_grad():
+                test = net(xt)
+            values = {f"loss_{i}": float(v) for i, v in enumerate(losses.tolist())}
+            values["individuals_training"] = float(active.sum())
+            ind = [_kind_accuracy(test[i].cpu(), data.test) for i in range(config.n_models)]
+            ens = _kind_accuracy(test.mean(0).cpu(), data.test)
+            values.update(_phase_values("individual", ind, data.test))
+            values.update(_phase_values("ensemble", [ens], data.test))
+            report.log(step0 + step, **values)
+    return net
+
+
+def _phase_values(prefix: str, accs: list[dict], test: mv.MultiView) -> dict:
+    if test.single.any():
+        return {f"{prefix}_single_view": float(np.mean([a["single_view_accuracy"] for a in accs])),
+                f"{prefix}_multi_view": float(np.mean([a["multi_view_accuracy"] for a in accs]))}
+    return {f"{prefix}_accuracy": float(np.mean([a["accuracy"] for a in accs]))}
+
+
+INIT_STD = 0.04
+
+
+def train_students(config: Config, data: Data, teacher_logits: torch.Tensor,
+                   self_teacher_logits: torch.Tensor, report, device, step0: int,
+                   log_every: int = 10) -> torch.Tensor:
+    """Three fresh networks as one model, each with its own loss: [0] distilled from the
+    ensemble, [1] self-distilled from one individual, [2] hard labels (equal budget).
+    Returns their test logits [3, n, k]."""
+    gen = torch.Generator().manual_seed(config.seed + 2)
+    net = mv.PatchNet(3, config.n_classes, config.neurons, data.train.x.shape[2], INIT_STD,
+                      gen, rho=config.rho, device=device)
+    x, y = data.train.x.to(device), data.train.y.to(device)
+    xt = data.test.x.to(device)
+    tau = config.temperature
+    for step in range(1, config.student_steps + 1):
+        logits = net(x)
+        kd = mv.kd_loss(logits[:1], teacher_logits[None], tau)
+        self_kd = mv.kd_loss(logits[1:2], self_teacher_logits[None], tau)
+        hard = mv.ce_loss(logits[2:], y)
+        losses = torch.cat([kd, self_kd, hard])
+        grad, = torch.autograd.grad(losses.sum(), net.W)
+        with torch.no_grad():
+            net.W -= config.lr * grad
+        if step % log_every == 0 or step == config.student_steps:
+            with torch.no_grad():
+                test = net(xt).cpu()
+            values = {"loss_distilled": float(kd.detach()), "loss_self_distilled": float(self_kd.detach()),
+                      "loss_hard_label_control": float(hard.detach())}
+            for i, name in enumerate(("distilled", "self_distilled", "hard_label_control")):
+                values.update(_phase_values(name, [_kind_accuracy(test[i], data.test)],
+                                            data.test))
+            report.log(step0 + step, **values)
+    with torch.no_grad():
+        return net(xt).cpu()
+
+
+def random_features(config: Config, data: Data, report, step: int) -> tuple[dict, dict]:
+    """Gaussian random projection of the flattened input + histogram gradient boosting,
+    one projection alone and `rf_projections` averaged (probabilities). Boosting runs on
+    one thread: with the default thread count a fit can take 100× longer on a busy CPU."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.random_projection import GaussianRandomProjection
+    from threadpoolctl import threadpool_limits
+
+    xtr = data.train.x.flatten(1).numpy()
+    xte = data.test.x.flatten(1).numpy()
+    probs = []
+    with threadpool_limits(limits=1):
+        for p in range(config.rf_projections):
+            proj = GaussianRandomProjection(n_components=RF_COMPONENTS,
+                                            random_state=config.seed + 100 + p)
+            ztr = proj.fit_transform(xtr)
+            clf = HistGradientBoostingClassifier(max_iter=RF_ITERATIONS, early_stopping=False,
+                                                 random_state=config.seed + p)
+            clf.fit(ztr, data.train.y.numpy())
+            probs.append(clf.predict_proba(proj.transform(xte)))
+            report.log(step + p + 1, random_features_fitted=float(p + 1))
+    single = _kind_accuracy(torch.as_tensor(probs[0]), data.test)
+    ensemble = _kind_accuracy(torch.as_tensor(np.mean(probs, 0)), data.test)
+    return single, ensemble
+
+
+RF_COMPONENTS, RF_ITERATIONS = 32, 30  # SCIENCE.md: single ~0.40, 5 averaged ~0.65-0.71
+
+
+def run(config: Config, report) -> dict:
+    _check(config)
+    device = choose_device()
+    data = make_data(config)
+    rf_steps = config.rf_projections if config.random_features else 0
+    report.set_total(config.steps + config.student_steps + rf_steps)
+    report.snapshot("setup", {"dataset": config.dataset, "n_models": config.n_models,
+                              "n_classes": config.n_classes})
+    started = time.perf_counter()
+    net = train_individuals(config, data, report, device)
+    timings = {"individuals_s": time.perf_counter() - started}
+    with torch.no_grad():
+        test = net(data.test.x.to(device)).cpu()
+        train_logits = net(data.train.x.to(device))
+    results: dict[str, dict] = {}
+    per_model = [_kind_accuracy(test[i], data.test) for i in range(config.n_models)]
+    results["individual"] = {key: (None if per_model[0][key] is None else
+                                   float(np.mean([a[key] for a in per_model])))
+                             for key in per_model[0]}
+    results["ensemble"] = _kind_accuracy(test.mean(0), data.test)
+
+    views = None
+    if data.probes is not None:
+        with torch.no_grad():
+            probe = net(data.probes.x.to(device))
+        views = mv.view_accuracy(probe, data.probes)  # [K, k, 2]
+        report.snapshot("views", {"accuracy": views, "learned": LEARNED})
+
+    started = time.perf_counter()
+    students = train_students(config, data, train_logits.mean(0).detach(),
+                              train_logits[0].detach(), report, device, config.steps)
+    timings["students_s"] = time.perf_counter() - started
+    for i, name in enumerate(("distilled", "self_distilled", "hard_label_control")):
+        results[name] = _kind_accuracy(students[i], data.test)
+
+    if config.random_features:
+        started = time.perf_counter()
+        single, ensemble = random_features(config, data, report,
+                                           config.steps + config.student_steps)
+        timings["random_features_s"] = time.perf_counter() - started
+        results["random_features"] = single
+        results["random_features_ensemble"] = ensemble
+
+    if config.dataset == "gaussian_mixture":
+        results = {k: {"accuracy": v["accuracy"]} for k, v in results.items()}
+        per_model = [{"accuracy": a["accuracy"]} for a in per_model]
+    report.snapshot("results", {k: v for k, v in results.items()})
+    summary = {"dataset": config.dataset, "models": results, "individuals": per_model,
+               "timings": timings}
+    measure = "accuracy" if config.dataset == "gaussian_mixture" else "single_view_accuracy"
+    summary["ensemble_gain"] = results["ensemble"][measure] - results["individual"][measure]
+    summary["ensemble_gain_measure"] = measure
+    if views is not None:
+        learned = views >= LEARNED  # [K, k, 2]
+        only = [learned[:, :, 0] & ~learned[:, :, 1], learned[:, :, 1] & ~learned[:, :, 0]]
+        summary["views_learned"] = [{"class": j, "view_1": learned[:, j, 0].tolist(),
+                                     "view_2": learned[:, j, 1].tolist()}
+                                    for j in range(config.n_classes)]
+        summary["view_accuracy"] = views.tolist()
+        summary["classes_split_between_models"] = int(
+            (only[0].any(0) & only[1].any(0)).sum())
+        summary["mean_views_learned_per_class"] = float(learned.sum(-1).mean())
+    return summary
+
+
+EXPERIMENT = Experiment(
+    name="ensemble_distillation",
+    title="Ensembles, distillation and self-distillation",
+    Config=Config,
+    run=run,
+    diverge_hint="Lower the learning rate (lr); distillation breaks above about 40.",
+)

@@ -1,0 +1,168 @@
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from core import charts, runs
+from core.experiments.ensembles import LEARNED, Config
+from ui import controls, run_panel
+
+PAGE, EXPERIMENT = "ens", "ensemble_distillation"
+
+st.title("Ensembles & distillation")
+st.markdown(
+    "Picture data where every class can be recognized in two independent ways, say a car "
+    "by its wheels or by its headlights. Most pictures show both (**multi-view**), a few "
+    "show only one (**single-view**). A network trained by gradient descent latches onto "
+    "whichever cue its random start happened to favour, fits most of the training set "
+    "with it, and simply memorizes the few training examples that lack it. It never "
+    "needs the second cue, so it fails on test pictures that show only that one. Another "
+    "seed wins a different cue, so averaging several networks (an **ensemble**) covers "
+    "both. Training one fresh network to match the ensemble's soft outputs "
+    "(**knowledge distillation**) tells it that the examples it would have memorized "
+    "do carry a signal, and it goes and finds the missing cue; distilling a single "
+    "network into a fresh one (**self-distillation**) can pass on only what that one "
+    "knew. A random-feature model (fixed random projection + gradient boosting) gains "
+    "from an ensemble for a different reason, by averaging out its noise; and on a "
+    "Gaussian mixture, where there are no views to split, the ensemble gains little. "
+    "*(Allen-Zhu & Li 2020, Towards Understanding Ensemble, Knowledge Distillation and "
+    "Self-Distillation in Deep Learning.)*"
+)
+
+st.markdown("**Try this**")
+controls.presets(PAGE, Config, {
+    "The view lottery": ("Eight networks from different seeds: each learns one view per "
+                         "class, and the ensemble is right on single-view examples.", {}),
+    "No views: Gaussian mixture": ("Classes are blobs with no second cue: the ensemble's "
+                                   "gain almost vanishes.",
+                                   {"dataset": "gaussian_mixture"}),
+    "Smaller threshold ϱ": ("ϱ = 0.3: a smaller smoothed-ReLU threshold lets one network "
+                            "learn both views in many classes, so the ensemble has less "
+                            "to add.", {"rho": 0.3}),
+    "Hotter distillation": ("τ = 4: flatter soft labels carry more about the other "
+                            "classes. Compare the distilled bar with the default τ = 2.",
+                            {"temperature": 4.0}),
+    "Fast, no boosting": ("Four networks and no random-feature baseline: a run in a few "
+                          "seconds.", {"n_models": 4, "random_features": False}),
+})
+
+with st.expander("Settings", expanded=True):
+    config = controls.controls(PAGE, Config, layout={
+        "Data": ["dataset", "n_classes", "patches", "dim", "n_train",
+                 "single_view_fraction", "feature_noise", "n_test"],
+        "Networks": ["n_models", "neurons", "rho", "lr", "steps", "seed"],
+        "Distillation & baseline": ["temperature", "student_steps", "random_features",
+                                    "rf_projections"],
+    })
+
+ORDER = list(charts.MODEL_KIND_LABELS)
+STUDENTS = ("distilled", "self_distilled", "hard_label_control")
+
+
+def results_frame(models: dict) -> pd.DataFrame:
+    rows = []
+    for kind, accs in models.items():
+        for key, label in (("multi_view_accuracy", "multi-view"),
+                           ("single_view_accuracy", "single-view"), ("accuracy", "all")):
+            if accs.get(key) is not None and (key != "accuracy" or len(accs) == 1):
+                rows.append({"model": charts.MODEL_KIND_LABELS[kind],
+                             "order": ORDER.index(kind), "test_set": label,
+                             "accuracy": accs[key]})
+    return pd.DataFrame(rows)
+
+
+def view_frame(acc: np.ndarray) -> pd.DataFrame:
+    k, classes = acc.shape[0], acc.shape[1]
+    return pd.DataFrame([{"panel": f"network {i + 1}", "order": i, "class": j,
+                          "view": f"view {v + 1}", "accuracy": float(acc[i, j, v])}
+                         for i in range(k) for j in range(classes) for v in range(2)])
+
+
+def draw(view: runs.RunView) -> None:
+    m = view.metrics
+    if not m:
+        st.caption("The first steps are on their way...")
+        return
+    cfg = view.config
+    gm = cfg.dataset == "gaussian_mixture"
+    summary = view.summary or {}
+    models = summary.get("models") or view.snapshots.get("results")
+
+    cols = st.columns(4)
+    measure = "accuracy" if gm else "single_view_accuracy"
+    label = "accuracy" if gm else "single-view accuracy"
+    if models:
+        cols[0].metric(f"Individual {label}", f"{models['individual'][measure]:.1%}",
+                       help="Mean over the individual networks.")
+        cols[1].metric(f"Ensemble {label}", f"{models['ensemble'][measure]:.1%}",
+                       delta=f"{models['ensemble'][measure] - models['individual'][measure]:+.1%}")
+        cols[2].metric(f"Distilled {label}", f"{models['distilled'][measure]:.1%}",
+                       delta=f"{models['distilled'][measure] - models['individual'][measure]:+.1%}")
+        cols[3].metric(f"Self-distilled {label}", f"{models['self_distilled'][measure]:.1%}",
+                       delta=f"{models['self_distilled'][measure] - models['individual'][measure]:+.1%}")
+    else:
+        cols[0].metric("Networks", cfg.n_models)
+        cols[1].metric("Dataset", "Gaussian mixture" if gm else "multi-view")
+
+    if models:
+        left, right = st.columns(2)
+        left.altair_chart(charts.model_accuracy_bars(
+            results_frame(models), "Test accuracy of each kind of model"))
+        left.caption("Individual: the mean of the networks. Ensemble: their averaged "
+                     "logits. Distilled: a fresh network trained on the ensemble's soft "
+                     "labels; self-distilled: on network 1's. Equal-budget control: a "
+                     "fresh network on hard labels for as many steps as the students."
+                     if not gm else "On the Gaussian mixture there are no views, so one "
+                     "accuracy per model.")
+        table = pd.DataFrame([{"model": charts.MODEL_KIND_LABELS[k],
+                               **{c.replace("_accuracy", "").replace("_", "-"): v
+                                  for c, v in a.items()}} for k, a in models.items()])
+        right.dataframe(table, hide_index=True, column_config={
+            c: st.column_config.NumberColumn(format="%.3f") for c in table.columns[1:]})
+        if not gm:
+            right.caption(f"Multi-view: test examples with both views ({cfg.n_test // 2}). "
+                          "Single-view: with one view (the other faint). Only the "
+                          "single-view ones separate the models.")
+
+    views = view.snapshots.get("views")
+    if views is not None:
+        acc = np.asarray(views["accuracy"])
+        split = summary.get("classes_split_between_models")
+        st.altair_chart(charts.view_heatmaps(
+            view_frame(acc), "Which view of each class each network learned",
+            subtitle="accuracy on probe examples showing only that view"), width="content")
+        st.caption(f"A dark cell: the network recognizes the class from that view alone "
+                   f"(≥ {LEARNED:.0%} counts as learned). Most networks have one dark cell "
+                   "per column: one view per class, and which one differs from seed to "
+                   "seed." + (f" In {split} of {cfg.n_classes} classes one network learned "
+                              "only view 1 and another only view 2." if split is not None
+                              else ""))
+
+    measure_key = "accuracy" if gm else "single_view"
+    series = {f"individual_{measure_key}": "individual (mean)",
+              f"ensemble_{measure_key}": "ensemble",
+              **{f"{s}_{measure_key}": charts.MODEL_KIND_LABELS[s] for s in STUDENTS}}
+    left, right = st.columns(2)
+    left.altair_chart(charts.curves_legend_below(
+        charts.metrics_long(m, series),
+        "Test accuracy while training" + ("" if gm else " (single-view examples)"),
+        "test accuracy", height=380, columns=3))
+    left.caption(f"Steps 1–{cfg.steps}: the individual networks (all at once, one batched "
+                 f"model); then the three students, {cfg.student_steps} steps.")
+    losses = {f"loss_{i}": f"network {i + 1}" for i in range(cfg.n_models)}
+    losses.update({f"loss_{s}": charts.MODEL_KIND_LABELS[s] for s in STUDENTS})
+    right.altair_chart(charts.curves_legend_below(charts.metrics_long(m, losses),
+                                                  "Training loss", "loss (log scale)",
+                                                  log_y=True, height=380, columns=3))
+    right.caption("Each network stops once it classifies every training example "
+                  "(a flat end). Students' distillation losses are KL divergences × τ².")
+    run_panel.downloads(view, PAGE)
+
+
+if config is not None:
+    left, right = st.columns([4, 1])
+    left.caption(f"Reproduce from a terminal: `{run_panel.cli_line(EXPERIMENT, config)}`")
+    with right:
+        controls.share(config)
+    run = run_panel.start(PAGE, EXPERIMENT, config)
+    if run is not None:
+        run_panel.live(run, draw, PAGE, EXPERIMENT)
