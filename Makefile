@@ -25,6 +25,7 @@ test: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(PY) bench/engine_overhead.py
 	$(PY) bench/instances.py
+	$(PY) bench/ensemble_batching.py
 	$(PY) bench/latency.py
 
 clean:
