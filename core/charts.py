@@ -559,14 +559,16 @@ def double_descent_curve(frame: pd.DataFrame, peak: int | None, chosen: int | No
     return alt.layer(*layers, title=title, height=height)
 
 
-def plane_vectors(frame: pd.DataFrame, title: str, subtitle: str = "", height: int = 300,
+def plane_vectors(frame: pd.DataFrame, title: str, subtitle: str = "", height: int = 340,
                   colors: alt.Scale | None = None) -> alt.LayerChart:
-    """Vectors in the hidden plane as lines from the origin with a dot at the end.
-    Columns: x, y, kind (colour), dim (dimensionality, for the tooltip and the size)."""
+    """Vectors in the hidden plane as lines from the origin with a dot at the end, no
+    legend (say the colours in the subtitle). `height` includes the title and the axis
+    labels, so the plot itself is about square. Columns: x, y, kind (colour), dim
+    (dimensionality, for the tooltip and the size)."""
     limit = float(np.abs(frame[["x", "y"]].to_numpy()).max() * 1.1) if len(frame) else 1.0
     limit = max(limit, 1e-6)
     scale = alt.Scale(domain=[-limit, limit], nice=False)
-    color = alt.Color("kind:N", title=None, legend=alt.Legend(orient="bottom"),
+    color = alt.Color("kind:N", title=None, legend=None,
                       **({"scale": colors} if colors is not None else {}))
     base = alt.Chart(frame).encode(
         x=alt.X("x:Q", scale=scale, title="hidden unit 1"),
@@ -577,7 +579,7 @@ def plane_vectors(frame: pd.DataFrame, title: str, subtitle: str = "", height: i
     dots = base.mark_circle(opacity=0.9).encode(
         size=alt.Size("dim:Q", scale=alt.Scale(domain=[0, 1], range=[12, 160]), legend=None))
     return alt.layer(lines, dots, title=alt.Title(title, subtitle=subtitle),
-                     height=height, width=height)
+                     height=height, width=height - 40)
 
 
 def dimensionality_vs_size(frame: pd.DataFrame, title: str, domain: list[float],
@@ -606,9 +608,10 @@ def loss_bars(frame: pd.DataFrame, title: str, height: int = 240) -> alt.Chart:
 
 def log_step_curves(frame: pd.DataFrame, title: str, y_title: str, last_step: int,
                     colors: alt.Scale | None = None, log_y: bool = False,
-                    height: int = 280) -> alt.Chart:
-    """Curves (step, series, value) on a log step axis from step 1 to `last_step`."""
-    color = alt.Color("series:N", title=None, legend=alt.Legend(orient="top"),
+                    height: int = 280, legend: str = "top") -> alt.Chart:
+    """Curves (step, series, value) on a log step axis from step 1 to `last_step`;
+    `legend` is where the legend goes ("right" for wide, short charts)."""
+    color = alt.Color("series:N", title=None, legend=alt.Legend(orient=legend),
                       **({"scale": colors} if colors is not None else {}))
     return alt.Chart(frame, title=title, height=height).mark_line().encode(
         x=alt.X("step:Q", title="step (log scale)",

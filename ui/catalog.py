@@ -42,6 +42,15 @@ PAGES = [
              ":material/visibility_off:",
              "Hide inputs and units at random while training: the train-test gap narrows "
              "and a network hidden its favourite view learns the other one too."),
+    PageInfo("Generalization", "pages/double_descent.py", "Memorization → generalization",
+             ":material/show_chart:",
+             "Small training sets are memorized point by point, large ones as features; "
+             "in between the test loss peaks (double descent), and repeated examples get "
+             "memorized."),
+    PageInfo("Generalization", "pages/grokking.py", "Grokking",
+             ":material/bolt:",
+             "Modular addition: the training pairs are memorized within dozens of steps, the rule found "
+             "thousands of steps later as weight decay shrinks the weights."),
 ]
 HOME = PageInfo("", "pages/home.py", "Home", ":material/home:", "")
 

@@ -1,0 +1,297 @@
+"""Memorization → generalization: double descent and repeated data (Henighan et al. 2023).
+
+The toy model of superposition (`core.models.ToyModel`, h = W x, x̂ = ReLU(Wᵀh + b)),
+trained on a FIXED set of T sparse, unit-norm examples with full-batch AdamW:
+
+- `double_descent`: one training set per T in `train_sizes`, trained one after another
+  so that each T's result lands (and is drawn) as soon as it is done. Small T: the
+  hidden vectors of the training examples W x_t spread out into a polygon (the data is
+  memorized); large T: the feature columns W_i do (the features are learned); in
+  between the test loss peaks.
+- `repeated_data`: a generalizing run in which a few examples are copied many times:
+  the copies get memorized (they take over hidden dimensions) and the test loss rises.
+
+Dimensionality of vector i among vectors v_j: D_i = ‖v_i‖² / Σ_j (v̂_i·v_j)². The SUM of
+D over all vectors is ≈ m at every T, so it cannot tell the regimes apart; the per-vector
+measure used here is the sum of the 10 largest D (`top_dimensionality`).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from core import data
+from core.device import choose as choose_device
+from core.experiments import Experiment
+from core.models import ToyModel
+from core.params import param
+
+TOP = 10  # dimensionality measure: the sum of the TOP largest per-vector D
+TEST_EXAMPLES = 4096
+
+
+@dataclass(frozen=True)
+class Config:
+    n_features: int = param(100, "Input features n (each is also an output).", low=5,
+                            high=2000, label="Features")
+    n_hidden: int = param(2, "Hidden units m.", low=1, high=10, label="Hidden units")
+    sparsity: float = param(0.9, "A feature is zero with probability S.", low=0.5,
+                            high=0.999)
+    train_sizes: tuple[int, ...] = param(
+        [3, 5, 10, 20, 30, 50, 100, 200, 500],
+        "Training-set sizes T: one model is trained on each fixed set.",
+        low=1, high=5000, max_items=16)
+    steps: int = param(3000, "Full-batch AdamW steps per training set.", low=10,
+                       high=20000)
+    lr: float = param(6e-3, "Peak learning rate (5% warmup, then cosine decay).",
+                      low=1e-4, high=1.0, log=True, label="Learning rate")
+    weight_decay: float = param(1e-2, "AdamW weight decay.", low=0.0, high=1.0)
+    seed: int = param(0, "Seed for the data and the initial weights.", low=0,
+                      high=2**31 - 1)
+
+
+def dimensionality(v: np.ndarray) -> np.ndarray:
+    """D_i of every column of `v` [m, k] among all the columns."""
+    v = np.asarray(v, dtype=np.float64)
+    norms = np.linalg.norm(v, axis=0)
+    unit = v / np.maximum(norms, 1e-12)
+    overlap = ((unit.T @ v) ** 2).sum(axis=1)
+    return norms ** 2 / np.maximum(overlap, 1e-12)
+
+
+def top_sum(d: np.ndarray, k: int = TOP) -> float:
+    return float(np.sort(np.asarray(d))[::-1][:k].sum())
+
+
+def examples(count: int, n_features: int, sparsity: float, gen: torch.Generator) -> torch.Tensor:
+    """`count` sparse non-negative examples of unit norm, [count, n_features] (an example
+    that came out empty gets one random feature switched on)."""
+    x = data.sparse_features(count, n_features, torch.tensor([1.0 - sparsity]), gen)[:, 0]
+    empty = x.sum(1) == 0
+    where = torch.randint(0, n_features, (count,), generator=gen)
+    x[empty, where[empty]] = 1.0
+    return x / x.norm(dim=1, keepdim=True)
+
+
+def schedule(step: int, steps: int) -> float:
+    """Learning-rate factor: linear warmup over the first 5%, then cosine decay to 0."""
+    warm = max(1, int(0.05 * steps))
+    if step < warm:
+        return (step + 1) / warm
+    return 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, steps - warm)))
+
+
+def _loss(model: ToyModel, x: torch.Tensor) -> torch.Tensor:
+    """Mean squared error per example, summed over features (x is [batch, 1, n])."""
+    return ((model(x) - x) ** 2).sum(-1).mean()
+
+
+def fit_group(xs: list[torch.Tensor], config, seed: int, report=None) -> list[ToyModel]:
+    """Train one toy model per fixed set in `xs` ([T_k, n] each) with full-batch AdamW,
+    all of them as ONE instance-batched ToyModel: the sets are padded to the largest T
+    and the padding is masked out of the loss. Each instance starts from the weights a
+    ToyModel of its own would get from `seed`, so a T's result does not depend on which
+    other sizes share its batch. Returns one single-instance ToyModel per set."""
+    k, n, device = len(xs), xs[0].shape[1], xs[0].device
+    longest = max(len(x) for x in xs)
+    model = ToyModel(k, n, config.n_hidden, device=device)
+    with torch.no_grad():
+        model.W.copy_(torch.cat([ToyModel(1, n, config.n_hidden,
+                                          generator=torch.Generator().manual_seed(seed)).W
+                                 for _ in xs]).to(device))
+    batch = torch.zeros(longest, k, n, device=device)
+    mask = torch.zeros(longest, k, device=device)
+    for i, x in enumerate(xs):
+        batch[:len(x), i] = x
+        mask[:len(x), i] = 1.0 / len(x)
+    opt = torch.optim.AdamW(model.parameters(), lr=config.lr,
+                            weight_decay=config.weight_decay)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: schedule(s, config.steps))
+    for step in range(config.steps):
+        # each instance's mean over its own examples, summed over instances (they share
+        # no weights, so each gets exactly its own gradient)
+        loss = (mask * ((model(batch) - batch) ** 2).sum(-1)).sum()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        if report is not None and step % 200 == 0 and report.cancelled:
+            break
+    out = []
+    for i in range(k):
+        one = ToyModel(1, n, config.n_hidden, device=device)
+        with torch.no_grad():
+            one.W.copy_(model.W[i:i + 1])
+            one.b.copy_(model.b[i:i + 1])
+        out.append(one)
+    return out
+
+
+def fit(x: torch.Tensor, config, seed: int, report=None) -> ToyModel:
+    """Train one toy model on the fixed set `x` [T, n]."""
+    return fit_group([x], config, seed, report)[0]
+
+
+def groups(sizes: list[int], budget: int = 512) -> list[list[int]]:
+    """Indices of `sizes` trained together: neighbours share a batch while the padded
+    batch stays small (≤ `budget` rows) or wastes under a third of it; the rest run one
+    after another, so the curve fills in as each group lands."""
+    out: list[list[int]] = []
+    for i, t in enumerate(sizes):
+        if out:
+            group = out[-1] + [i]
+            padded = len(group) * max(sizes[j] for j in group)
+            if padded <= max(budget, 1.5 * sum(sizes[j] for j in group)):
+                out[-1] = group
+                continue
+        out.append([i])
+    return out
+
+
+def evaluate(model: ToyModel, x: torch.Tensor, test: torch.Tensor) -> dict:
+    """Train and test loss (÷ the loss of an all-zero output), and the geometry."""
+    with torch.no_grad():
+        zero_test = (test ** 2).sum(-1).mean()
+        zero_train = (x ** 2).sum(-1).mean()
+        train = float(_loss(model, x[:, None]) / zero_train)
+        test_loss = float(_loss(model, test[:, None]) / zero_test)
+        w = model.W[0].cpu().numpy().astype(np.float64)
+        hidden = (x @ model.W[0].T).cpu().numpy().astype(np.float64)  # [T, m]
+    d_data, d_feat = dimensionality(hidden.T), dimensionality(w)
+    return {"train_loss": train, "test_loss": test_loss, "W": w, "hidden": hidden,
+            "data_dims": d_data, "feature_dims": d_feat,
+            "data_top": top_sum(d_data), "feature_top": top_sum(d_feat),
+            "data_sum": float(d_data.sum()), "feature_sum": float(d_feat.sum())}
+
+
+def run(config: Config, report) -> dict:
+    device = choose_device()
+    sizes = sorted(set(config.train_sizes))  # smallest first: the curve fills left to right
+    report.set_total(len(sizes))
+    gen = torch.Generator().manual_seed(config.seed)
+    test = examples(TEST_EXAMPLES, config.n_features, config.sparsity, gen).to(device)
+    out = {k: [] for k in ("train_loss", "test_loss", "data_dimensionality",
+                           "feature_dimensionality", "data_top_dimensionality",
+                           "feature_top_dimensionality")}
+    per_t = {}
+    done = []
+    sets = [examples(t, config.n_features, config.sparsity,
+                     torch.Generator().manual_seed(config.seed * 1000 + 7 + t)).to(device)
+            for t in sizes]
+    for group in groups(sizes):
+        models = fit_group([sets[i] for i in group], config, config.seed + 1, report)
+        for i, model in zip(group, models):
+            t, x = sizes[i], sets[i]
+            r = evaluate(model, x, test)
+            done.append(t)
+            out["train_loss"].append(r["train_loss"])
+            out["test_loss"].append(r["test_loss"])
+            out["data_dimensionality"].append(r["data_sum"])
+            out["feature_dimensionality"].append(r["feature_sum"])
+            out["data_top_dimensionality"].append(r["data_top"])
+            out["feature_top_dimensionality"].append(r["feature_top"])
+            per_t[str(t)] = {"W": r["W"], "hidden": r["hidden"], "data_dims": r["data_dims"],
+                             "feature_dims": r["feature_dims"]}
+            report.log(len(done), train_size=t, train_loss=r["train_loss"],
+                       test_loss=r["test_loss"], data_top=r["data_top"],
+                       feature_top=r["feature_top"])
+        report.snapshot("geometry", per_t)
+        report.snapshot("sweep", {"train_sizes": list(done), **out})
+    interior = list(range(1, len(done) - 1)) or list(range(len(done)))
+    peak = max(interior, key=lambda i: out["test_loss"][i]) if done else None
+    return {"train_sizes": done, **out,
+            "peak_train_size": done[peak] if peak is not None else None,
+            "n_features": config.n_features, "n_hidden": config.n_hidden}
+
+
+EXPERIMENT = Experiment(
+    name="double_descent",
+    title="Double descent: memorizing data, then learning features",
+    Config=Config,
+    run=run,
+    diverge_hint="Lower the learning rate (lr).",
+)
+
+
+# --- repeated data --------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RepeatConfig:
+    n_features: int = param(100, "Input features n.", low=5, high=2000, label="Features")
+    n_hidden: int = param(2, "Hidden units m.", low=1, high=10, label="Hidden units")
+    sparsity: float = param(0.9, "A feature is zero with probability S.", low=0.5,
+                            high=0.999)
+    train_size: int = param(1000, "Training examples T in total (copies included): large "
+                            "enough to generalize.", low=10, high=5000)
+    n_repeated: int = param(5, "Examples that are repeated.", low=1, high=50)
+    repeat_count: int = param(100, "Copies of each repeated example.", low=2, high=1000)
+    steps: int = param(3000, "Full-batch AdamW steps.", low=10, high=20000)
+    lr: float = param(6e-3, "Peak learning rate (5% warmup, then cosine decay).",
+                      low=1e-4, high=1.0, log=True, label="Learning rate")
+    weight_decay: float = param(1e-2, "AdamW weight decay.", low=0.0, high=1.0)
+    seed: int = param(0, "Seed for the data and the initial weights.", low=0,
+                      high=2**31 - 1)
+
+
+def run_repeated(config: RepeatConfig, report) -> dict:
+    device = choose_device()
+    copies = config.n_repeated * config.repeat_count
+    if copies >= config.train_size:
+        raise ValueError("n_repeated × repeat_count must be smaller than train_size")
+    report.set_total(2)
+    gen = torch.Generator().manual_seed(config.seed)
+    test = examples(TEST_EXAMPLES, config.n_features, config.sparsity, gen).to(device)
+    pool = examples(config.train_size, config.n_features, config.sparsity,
+                    torch.Generator().manual_seed(config.seed * 1000 + 11)).to(device)
+    unique = config.train_size - copies
+    # the same total T: the first n_repeated examples copied, then fresh ones
+    repeated = torch.cat([pool[:config.n_repeated].repeat_interleave(config.repeat_count, 0),
+                          pool[config.n_repeated:config.n_repeated + unique]])
+    is_copy = np.r_[np.ones(copies, bool), np.zeros(unique, bool)]
+    group = np.r_[np.repeat(np.arange(config.n_repeated), config.repeat_count),
+                  -np.ones(unique, int)]
+    results = {}
+    for k, (name, x) in enumerate((("baseline", pool), ("repeated", repeated))):
+        model = fit(x, config, config.seed + 1, report)
+        results[name] = evaluate(model, x, test)
+        report.log(k + 1, **{f"test_loss_{name}": results[name]["test_loss"]})
+    rep = results["repeated"]
+    d = rep["data_dims"]
+    # copies of one example share its dimensionality: sum over the copies
+    per_repeated = [float(d[group == g].sum()) for g in range(config.n_repeated)]
+    per_unique = d[~is_copy]
+    base_d = results["baseline"]["data_dims"]
+    report.snapshot("repeat", {
+        "hidden": rep["hidden"], "W": rep["W"], "is_copy": is_copy.astype(np.int64),
+        "data_dims": d, "feature_dims": rep["feature_dims"],
+        "baseline_hidden": results["baseline"]["hidden"], "baseline_W": results["baseline"]["W"],
+        "baseline_feature_dims": results["baseline"]["feature_dims"]})
+    return {
+        "test_loss": {"with_repetition": rep["test_loss"],
+                      "without_repetition": results["baseline"]["test_loss"]},
+        "train_loss": {"with_repetition": rep["train_loss"],
+                       "without_repetition": results["baseline"]["train_loss"]},
+        "repeated_dimensionality": per_repeated,
+        "unique_dimensionality_mean": float(per_unique.mean()) if len(per_unique) else 0.0,
+        "unique_dimensionality_max": float(per_unique.max()) if len(per_unique) else 0.0,
+        "repeated_dimensionality_total": float(sum(per_repeated)),
+        "baseline_same_examples_dimensionality": [float(v) for v in
+                                                  base_d[:config.n_repeated]],
+        "feature_top_dimensionality": {"with_repetition": rep["feature_top"],
+                                       "without_repetition": results["baseline"]["feature_top"]},
+        "n_hidden": config.n_hidden,
+    }
+
+
+REPEATED = Experiment(
+    name="repeated_data",
+    title="Repeated examples are memorized",
+    Config=RepeatConfig,
+    run=run_repeated,
+    diverge_hint="Lower the learning rate (lr).",
+)
+
+EXPERIMENTS = [EXPERIMENT, REPEATED]
