@@ -148,13 +148,7 @@ def alt_scale(name: str, color: str) -> alt.Scale:
 
 
 if config is not None:
-    left, right = st.columns([4, 1])
-    left.caption(f"Reproduce from a terminal: `{run_panel.cli_line(EXPERIMENT, config)}`")
-    with right:
-        controls.share(config)
-    run = run_panel.start(PAGE, EXPERIMENT, config)
-    if run is not None:
-        run_panel.live(run, draw, PAGE, EXPERIMENT)
+    run_panel.show(PAGE, EXPERIMENT, config, draw)
 
 
 st.divider()

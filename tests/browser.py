@@ -101,3 +101,13 @@ def browser_page():
 
 def wait_idle(page, timeout_ms: int = 60_000) -> None:
     page.wait_for_selector(IDLE, timeout=timeout_ms)
+
+
+def wait_charts(page, count: int) -> None:
+    """The run's end redraws the whole page once: wait until it has settled with all
+    its charts."""
+    page.wait_for_function(
+        f"() => document.querySelectorAll('[data-testid=\"stVegaLiteChart\"]').length"
+        f" === {count}", timeout=60_000)
+    wait_idle(page)
+    assert page.locator('[data-testid="stVegaLiteChart"]').count() == count

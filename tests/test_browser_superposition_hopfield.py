@@ -1,17 +1,7 @@
 """The Superposition and Hopfield pages in a real Chromium against a real server."""
 import pytest
 
-from tests.browser import Server, browser_page, require_browser, wait_idle
-
-
-def wait_charts(page, count: int) -> None:
-    """The run's end redraws the whole page once: wait until it has settled with all
-    its charts."""
-    page.wait_for_function(
-        f"() => document.querySelectorAll('[data-testid=\"stVegaLiteChart\"]').length"
-        f" === {count}", timeout=60_000)
-    wait_idle(page)
-    assert page.locator('[data-testid="stVegaLiteChart"]').count() == count
+from tests.browser import Server, browser_page, require_browser, wait_charts
 
 
 @pytest.fixture(scope="module")

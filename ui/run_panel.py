@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from core import params, runs
+from ui import controls
 
 LIVE_EVERY = 1.0  # seconds between redraws while a run trains
 FIRST_POINTS_EVERY = 0.4  # ... and while a started run waits for its first points
@@ -103,6 +104,20 @@ def live(run: runs.Run, draw: Callable[[runs.RunView], None], page: str,
             st.rerun()  # the whole page once more, with the next pace (or no timer)
 
     view_fragment()
+
+
+def show(page: str, experiment: str, config: Any,
+         draw: Callable[[runs.RunView], None]) -> runs.Run | None:
+    """A page's usual run section: the terminal line and share link, then the run itself
+    with its panel and live views."""
+    left, right = st.columns([4, 1])
+    left.caption(f"Reproduce from a terminal: `{cli_line(experiment, config)}`")
+    with right:
+        controls.share(config)
+    run = start(page, experiment, config)
+    if run is not None:
+        live(run, draw, page, experiment)
+    return run
 
 
 def metrics_frame(view: runs.RunView) -> pd.DataFrame:
