@@ -12,13 +12,17 @@ import logging
 import multiprocessing as mp
 import os
 import signal
+import sys
+import threading
 import time
+import types
 from typing import Any, Callable
 
 from core import params
 
 log = logging.getLogger(__name__)
 _CTX = mp.get_context("spawn")
+_START_LOCK = threading.Lock()
 
 
 def _child_main(conn, cancel) -> None:
@@ -82,7 +86,17 @@ class ProcessWorker:
         self.conn, child = _CTX.Pipe()
         self.proc = _CTX.Process(target=_child_main, args=(child, self.cancel),
                                  name="lab-trainer", daemon=True)
-        self.proc.start()
+        # A spawned child first re-runs the parent's __main__. In the server that is the
+        # Streamlit script being run (Streamlit swaps it in), so the child would execute
+        # app.py in bare mode, build a registry and fail to start workers of its own. Hand
+        # it an empty __main__ instead: the child needs nothing but core.
+        with _START_LOCK:
+            real_main = sys.modules["__main__"]
+            sys.modules["__main__"] = types.ModuleType("__main__")
+            try:
+                self.proc.start()
+            finally:
+                sys.modules["__main__"] = real_main
         child.close()
 
     def wait_ready(self, stopping: Callable[[], bool], timeout: float = 120.0) -> None:
