@@ -69,6 +69,9 @@ def test_a_shared_url_restores_its_configuration(server):
         page.wait_for_selector('[data-testid="stAlertContentSuccess"]', timeout=90_000)
         dataset = page.locator('[data-testid="stSelectbox"]').filter(has_text="Dataset")
         assert "xor" in dataset.inner_text() + dataset.locator("input").first.input_value()
+        # A direct link opens the page inside the app: its navigation and sidebar.
+        sidebar = page.locator('[data-testid="stSidebar"]').inner_text()
+        assert "Foundations" in sidebar and "Training on" in sidebar
         layers = page.locator('[data-testid="stSlider"]').filter(has_text="Hidden layers")
         assert layers.locator('[data-testid="stSliderThumbValue"]').inner_text() == "0"
         page.wait_for_function(

@@ -16,7 +16,7 @@ def test_home_links_every_page():
 
 
 def test_gradient_descent_page_shows_controls_and_streams_charts():
-    at = open_page("pages/gradient_descent.py")
+    at = open_page("views/gradient_descent.py")
     for key in ("gd.dataset", "gd.activation", "gd.loss", "gd.optimizer"):
         assert at.selectbox(key=key) is not None
     for key in ("gd.hidden_layers", "gd.width", "gd.noise", "gd.test_fraction"):
@@ -38,7 +38,7 @@ def test_gradient_descent_page_shows_controls_and_streams_charts():
 
 
 def test_a_preset_sets_its_controls():
-    at = open_page("pages/gradient_descent.py")
+    at = open_page("views/gradient_descent.py")
     at.button(key="gd.preset.XOR defeats a line").click().run()
     assert at.selectbox(key="gd.dataset").value == "xor"
     assert at.slider(key="gd.hidden_layers").value == 0
@@ -46,7 +46,7 @@ def test_a_preset_sets_its_controls():
 
 
 def test_a_diverging_run_is_reported_as_such():
-    at = open_page("pages/gradient_descent.py")
+    at = open_page("views/gradient_descent.py")
     at.button(key="gd.preset.Too large a step").click().run()
     run_until_ended(at)
     assert not at.success
@@ -55,7 +55,7 @@ def test_a_diverging_run_is_reported_as_such():
 
 
 def test_a_shared_link_restores_its_configuration():
-    at = open_page("pages/gradient_descent.py",
+    at = open_page("views/gradient_descent.py",
                    query={"dataset": "spiral", "width": "32", "lr": "0.03", "steps": "200"})
     assert at.selectbox(key="gd.dataset").value == "spiral"
     assert at.slider(key="gd.width").value == 32
@@ -64,7 +64,7 @@ def test_a_shared_link_restores_its_configuration():
 
 
 def test_a_bad_link_warns_and_falls_back_to_defaults():
-    at = open_page("pages/gradient_descent.py",
+    at = open_page("views/gradient_descent.py",
                    query={"lr": "20", "dataset": "banana", "steps": "200"})
     warnings = " ".join(w.value for w in at.warning)
     assert "'lr' must be a float in [0.0001, 10]" in warnings
@@ -79,7 +79,7 @@ def test_a_bad_link_warns_and_falls_back_to_defaults():
 
 
 def test_take_one_step_shows_the_loss_change():
-    at = open_page("pages/gradient_descent.py", query={"steps": "50"})
+    at = open_page("views/gradient_descent.py", query={"steps": "50"})
     before = at.dataframe[1].value.copy()
     step = next(b for b in at.button if b.label == "Take one step")
     step.click().run()
@@ -93,7 +93,7 @@ def test_take_one_step_shows_the_loss_change():
 
 
 def test_cancel_stops_the_run_and_rerun_trains_it_again():
-    at = open_page("pages/gradient_descent.py", query={"steps": "20000", "seed": "5"})
+    at = open_page("views/gradient_descent.py", query={"steps": "20000", "seed": "5"})
     at.button(key="gd.cancel").click().run()
     deadline = time.monotonic() + 30
     while not any("Cancelled" in i.value for i in at.info):

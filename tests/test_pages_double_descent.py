@@ -4,7 +4,7 @@ import pytest
 
 from tests.apptest_support import fresh_registry, open_page, run_until_ended  # noqa: F401
 
-DD, GK = "pages/double_descent.py", "pages/grokking.py"
+DD, GK = "views/double_descent.py", "views/grokking.py"
 
 
 def metric(at, label):

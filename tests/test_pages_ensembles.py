@@ -4,7 +4,7 @@ import pytest
 
 from tests.apptest_support import fresh_registry, open_page, run_until_ended  # noqa: F401
 
-ENS, DO = "pages/ensembles.py", "pages/dropout.py"
+ENS, DO = "views/ensembles.py", "views/dropout.py"
 SMALL_ENS = {"n_models": "4", "steps": "60", "student_steps": "60", "n_train": "150",
              "n_test": "200", "random_features": "false"}
 SMALL_DO = {"steps": "60", "width": "64", "mv_steps": "40"}

@@ -5,7 +5,7 @@ from core import runs
 from tests.apptest_support import fresh_registry, open_page, run_until_ended  # noqa: F401
 from tests.browser import Server, browser_page, require_browser, wait_idle
 
-PATH, URL = "pages/memorization.py", "/memorization"
+PATH, URL = "views/memorization.py", "/memorization"
 FAST = {"steps": "300"}
 
 

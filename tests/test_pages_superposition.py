@@ -4,7 +4,7 @@ import pytest
 
 from tests.apptest_support import fresh_registry, open_page, run_until_ended  # noqa: F401
 
-SP, HOP = "pages/superposition.py", "pages/hopfield.py"
+SP, HOP = "views/superposition.py", "views/hopfield.py"
 
 
 def metric(at, label):
