@@ -7,7 +7,7 @@ PORT   ?= 8501
 STREAMLIT_FLAGS := --server.port $(PORT) --server.headless true \
 	--server.fileWatcherType none --browser.gatherUsageStats false
 
-.PHONY: run test bench clean
+.PHONY: run test test-slow bench clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ run: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(PY) -m pytest
+
+# the sweeps marked slow (minutes each): the high bounds of steps and sizes, big presets
+test-slow: $(VENV)/.installed
+	$(PY) -m pytest -m slow
 
 bench: $(VENV)/.installed
 	$(PY) bench/engine_overhead.py

@@ -1,9 +1,13 @@
 """The Deep Learning Intuition Lab: the entrypoint routes to the pages in ui/catalog.py."""
+from pathlib import Path
+
 import streamlit as st
 
 from ui import catalog, sidebar
 
-st.set_page_config(page_title="Deep Learning Intuition Lab", page_icon=":material/neurology:",
+# a local icon: a Material icon as favicon would be fetched from a font host by every visitor
+ICON = str(Path(__file__).parent / "ui" / "icon.png")
+st.set_page_config(page_title="Deep Learning Intuition Lab", page_icon=ICON,
                    layout="wide")
 
 sections: dict[str, list] = {"": [st.Page(catalog.HOME.path, title=catalog.HOME.title,

@@ -1,7 +1,7 @@
 """Engine overhead: the default gradient_descent run through the engine vs a bare torch loop.
 
 In one process with torch.set_num_threads(1):
-  A = steps/s of `core.runs.run_sync("gradient_descent", Config())` (logging, evaluation,
+  A = steps/s of `core.engine.run_sync("gradient_descent", Config())` (logging, evaluation,
       decision-boundary and PCA snapshots, the summary's gradient check);
   B = steps/s of a bare loop on the same model/data/optimizer from `setup()`
       (forward, loss, zero_grad, backward, step; nothing else).
@@ -27,7 +27,7 @@ os.environ.setdefault("LAB_CACHE_DIR", tempfile.mkdtemp(prefix="lab-bench-cache-
 
 import torch  # noqa: E402
 
-from core import device as device_mod, runs  # noqa: E402
+from core import device as device_mod, engine  # noqa: E402
 from core.experiments import gradient_descent as gd  # noqa: E402
 
 RATIO_GOAL = 0.9
@@ -37,9 +37,9 @@ WALL_GOAL_S = 10.0
 def engine_run(config: gd.Config) -> tuple[float, float]:
     """(steps/s, wall seconds) of one run through the engine."""
     t0 = time.perf_counter()
-    run = runs.run_sync("gradient_descent", config)
+    run = engine.run_sync("gradient_descent", config)
     wall = time.perf_counter() - t0
-    if run.status != runs.DONE:
+    if run.status != engine.DONE:
         raise SystemExit(f"the engine run ended {run.status}: {run.error}")
     return run.step / wall, wall
 

@@ -112,7 +112,7 @@ class Server:
         self.log_path = Path(cache_dir).parent / f"server-{self.port}.log"
         env = dict(os.environ, LAB_CACHE_DIR=cache_dir, LAB_WORKERS=str(workers))
         self.proc = subprocess.Popen(
-            [str(ROOT / ".venv/bin/python"), "-m", "streamlit", "run", "app.py",
+            [sys.executable, "-m", "streamlit", "run", "app.py",
              "--server.port", str(self.port), "--server.headless", "true",
              "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
             cwd=ROOT, env=env, stdout=self.log_path.open("wb"), stderr=subprocess.STDOUT,
@@ -206,7 +206,7 @@ def engine_rate(query: dict[str, str], warm_s: float, span_s: float) -> float:
     sampled like the page: (step, elapsed) at two times, then cancelled."""
     import torch
 
-    from core import params, runs
+    from core import engine, params
     from core.experiments import get as get_experiment
 
     torch.set_num_threads(1)
@@ -214,8 +214,8 @@ def engine_rate(query: dict[str, str], warm_s: float, span_s: float) -> float:
     config, warnings = params.from_query(exp.Config, query)
     assert not warnings, warnings
     config = params.validate(config)
-    run = runs.Run(exp, config, params.cache_key(exp.name, exp.version, config), "bench")
-    thread = threading.Thread(target=runs.execute, args=(run,))
+    run = engine.Run(exp, config, params.cache_key(exp.name, exp.version, config), "bench")
+    thread = threading.Thread(target=engine.execute, args=(run,))
     thread.start()
     try:
         time.sleep(warm_s)
@@ -223,7 +223,7 @@ def engine_rate(query: dict[str, str], warm_s: float, span_s: float) -> float:
         time.sleep(span_s)
         v2 = run.view()
     finally:
-        run._cancel.set()
+        run.cancel()
         thread.join(30)
     return (v2.step - v1.step) / (v2.elapsed - v1.elapsed)
 

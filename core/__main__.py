@@ -3,18 +3,19 @@
     python -m core list
     python -m core run gradient_descent --set lr=0.1 --set dataset=spiral [--json out.json]
 
-`run` trains in this process, shows progress on stderr and prints the summary JSON on
-stdout. A bad value exits with status 2 and a message naming the field and its range.
+`run` trains in this process through `core.engine.run_sync`, as the tests do, shows
+progress on stderr and prints the summary JSON on stdout. Exit status: 0 when the run
+finished (done or diverged), 1 when it failed, 2 for a bad value (the message names the
+field and its range), 130 when interrupted (Ctrl-C).
 """
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-import threading
 import time
 
-from core import experiments, params, runs
+from core import engine, experiments, params
 
 
 def _list() -> int:
@@ -28,19 +29,14 @@ def _list() -> int:
     return 0
 
 
-def _progress(run: runs.Run, done: threading.Event) -> None:
-    """Print a progress line to stderr about twice a second while the run trains, and
-    once more when it ends."""
-    while True:
-        finished = done.wait(0.5)
-        view = run.view()
-        if view.total:
-            print(f"\r{run.experiment.name}: step {view.step}/{view.total} "
-                  f"({view.step / view.total:.0%}, {view.elapsed:.1f} s)", end="",
-                  file=sys.stderr)
-        if finished:
-            break
-    print(file=sys.stderr)
+def _progress(view: engine.RunView) -> None:
+    """A progress line on stderr (about twice a second), ended once the run has ended."""
+    if view.total:
+        print(f"\r{view.experiment}: step {view.step}/{view.total} "
+              f"({view.step / view.total:.0%}, {view.elapsed:.1f} s)", end="",
+              file=sys.stderr, flush=True)
+    if not view.active:
+        print(file=sys.stderr, flush=True)
 
 
 def _run(name: str, settings: list[str], json_path: str | None) -> int:
@@ -62,20 +58,11 @@ def _run(name: str, settings: list[str], json_path: str | None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     started = time.monotonic()
-    done = threading.Event()
-    run = runs.Run(exp, config, params.cache_key(exp.name, exp.version, config),
-                   runs.device_mod.describe())
-    watcher = threading.Thread(target=_progress, args=(run, done), daemon=True)
-    watcher.start()
     try:
-        runs.execute(run)
+        run = engine.run_sync(exp, config, progress=_progress)
     except KeyboardInterrupt:
-        run._cancel.set()
-        print("\ninterrupted", file=sys.stderr)
+        print("interrupted", file=sys.stderr)
         return 130
-    finally:
-        done.set()
-        watcher.join()
     view = run.view()
     print(f"{name}: {view.status} in {time.monotonic() - started:.1f} s", file=sys.stderr)
     if view.error:
@@ -86,7 +73,7 @@ def _run(name: str, settings: list[str], json_path: str | None) -> int:
     if json_path:
         with open(json_path, "w") as f:
             f.write(text + "\n")
-    return 0 if view.status in runs.FINISHED else 1
+    return 0 if view.status in engine.FINISHED else 1
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,9 +20,46 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-N_NOISE_CLASSES = 3
+N_NOISE_CLASSES = 3  # feature noise comes from this many other classes (fewer if k ≤ 3)
 PATCHES_PER_VIEW = 2
 WEAK_VIEW = 0.1  # ρ: the missing view's amplitude in a single-view example
+
+
+@dataclass(frozen=True)
+class Setup:
+    """The multi-view toy both the ensembles and the dropout pages train on (the one
+    measured in SCIENCE.md); pages change only what their Config declares."""
+    n_classes: int = 10
+    patches: int = 10
+    dim: int = 32
+    n_train: int = 300
+    single_view_fraction: float = 0.02
+    n_test: int = 1000  # half of them single-view
+    feature_noise: float = 0.15
+    noise: float = 0.02  # Gaussian σ on every number
+    probes_per_cell: int = 40
+    neurons: int = 4
+    init_std: float = 0.04
+    lr: float = 40.0  # full-batch gradient descent
+
+
+@dataclass
+class Datasets:
+    views: torch.Tensor
+    train: "MultiView"
+    test: "MultiView"
+    probes: "MultiView"
+
+
+def make_datasets(setup: Setup, gen: torch.Generator) -> Datasets:
+    """Views, training set, test set (half single-view) and probes, in that order."""
+    views = make_views(setup.n_classes, setup.dim, gen)
+    common = dict(patches=setup.patches, feature_noise=setup.feature_noise,
+                  noise=setup.noise, gen=gen)
+    train = make_multiview(views, setup.n_train, setup.single_view_fraction, **common)
+    test = make_multiview(views, setup.n_test, 0.5, **common)
+    probes = make_probes(views, setup.probes_per_cell, **common)
+    return Datasets(views, train, test, probes)
 
 
 @dataclass
@@ -67,10 +104,11 @@ def make_multiview(views: torch.Tensor, n: int, single_fraction: float, patches:
         for c in range(PATCHES_PER_VIEW):
             coef[rows, order[:, v * PATCHES_PER_VIEW + c], y, v] = amp[:, v, c]
     # feature noise: each other patch gets one view of one of 3 other classes
+    n_noise = min(N_NOISE_CLASSES, k - 1)
     others = (y[:, None] + 1 + torch.argsort(torch.rand(n, k - 1, generator=gen), 1)
-              [:, :N_NOISE_CLASSES]) % k
+              [:, :n_noise]) % k
     for slot in range(2 * PATCHES_PER_VIEW, patches):
-        cls = others[rows, torch.randint(0, N_NOISE_CLASSES, (n,), generator=gen)]
+        cls = others[rows, torch.randint(0, n_noise, (n,), generator=gen)]
         coef[rows, order[:, slot], cls, torch.randint(0, 2, (n,), generator=gen)] += \
             feature_noise
     x = torch.einsum("npkv,kvd->npd", coef, views)

@@ -13,17 +13,60 @@ import dataclasses
 import hashlib
 import json
 import math
+import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 KINDS = ("int", "float", "bool", "choice", "int_list", "float_list")
 
 
-class ParamError(ValueError):
-    """A value refused for one named field; the message says what is allowed."""
+SHOWN_CHARS = 60  # a refused value is shown cut to this length
 
-    def __init__(self, field: str, message: str):
-        super().__init__(message)
+
+def _shown(got: Any) -> str:
+    """A refused value as a refusal quotes it: repr'd, one line, cut when long."""
+    text = got if isinstance(got, str) else _fmt(got)
+    if len(text) > SHOWN_CHARS:
+        text = text[:SHOWN_CHARS] + "…"
+    return repr(text)
+
+
+def literal(text: str) -> str:
+    """Text that came from outside as a Markdown code span, so that a page shows it as
+    typed: never as a link, an image, HTML, emphasis or a Streamlit directive."""
+    text = " ".join(str(text).splitlines()) or " "
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    pad = " " if text[0] == "`" or text[-1] == "`" else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+class Message(str):
+    """A message about a value from outside: plain text (CLI, logs) as the str itself,
+    and `.markdown`, where that value is a literal code span (for a page)."""
+
+    markdown: str
+
+    def __new__(cls, text: str, got: str | None = None, after: str = "") -> "Message":
+        plain = f"{text}; got {got}.{after}" if got is not None else f"{text}{after}"
+        self = super().__new__(cls, plain)
+        self.markdown = (f"{text}; got {literal(got)}.{after}" if got is not None
+                         else f"{text}{after}")
+        return self
+
+    def then(self, more: str) -> "Message":
+        """This message with a declared sentence added (e.g. what was used instead)."""
+        out = str.__new__(Message, f"{self} {more}")
+        out.markdown = f"{self.markdown} {more}"
+        return out
+
+
+class ParamError(ValueError):
+    """A value refused for one named field; the message says what is allowed.
+    `str(err)` is plain text; `err.message.markdown` quotes the value given literally."""
+
+    def __init__(self, field: str, message: str | Message):
+        self.message = message if isinstance(message, Message) else Message(message)
+        super().__init__(str(self.message))
         self.field = field
 
 
@@ -61,6 +104,40 @@ class Spec:
         if self.log:
             text += " (log scale)"
         return text
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A rule across fields of one Config, declared beside its fields:
+
+        RULES = (rule(("dim", "n_classes"), lambda c: c.dim >= 2 * c.n_classes,
+                      "'dim' must be at least 2 x 'n_classes'"),)
+
+    `holds(config)` gets a Config whose single fields are already valid. A refusal names
+    the first of `fields` (the one to change) and shows the values of all of them."""
+
+    fields: tuple[str, ...]
+    holds: Callable[[Any], bool]
+    text: str
+
+
+def rule(fields: str | tuple[str, ...], holds: Callable[[Any], bool], text: str) -> Rule:
+    return Rule((fields,) if isinstance(fields, str) else tuple(fields), holds, text)
+
+
+def rules(config_cls: type) -> tuple[Rule, ...]:
+    """The cross-field rules a Config class declares in its `RULES` attribute."""
+    return tuple(getattr(config_cls, "RULES", ()))
+
+
+def check_rules(config: Any) -> Any:
+    """Return `config` if every declared rule holds, else raise ParamError for the first
+    one broken (naming its first field, with the values given)."""
+    for r in rules(type(config)):
+        if not r.holds(config):
+            got = ", ".join(f"{name}={_fmt(getattr(config, name))}" for name in r.fields)
+            raise ParamError(r.fields[0], Message(r.text, got))
+    return config
 
 
 def param(default: Any, help: str, *, low: float | None = None, high: float | None = None,
@@ -118,33 +195,34 @@ def format_value(value: Any) -> str:
 
 
 def _refuse(spec: Spec, got: Any) -> ParamError:
-    shown = got if isinstance(got, str) else _fmt(got)
-    return ParamError(spec.name, f"'{spec.name}' must be {spec.allowed()}; got {shown!r}.")
+    return ParamError(spec.name, Message(f"'{spec.name}' must be {spec.allowed()}", _shown(got)))
 
 
 def _number(spec: Spec, value: Any, integer: bool) -> int | float:
+    given = value  # a refusal quotes what was given, not what it was turned into
     if isinstance(value, bool):
-        raise _refuse(spec, value)
+        raise _refuse(spec, given)
     if isinstance(value, str):
         try:
             value = float(value.strip()) if not integer else _int_text(value)
         except ValueError:
-            raise _refuse(spec, value) from None
+            raise _refuse(spec, given) from None
     if integer:
         if isinstance(value, float):
             if not value.is_integer():
-                raise _refuse(spec, value)
+                raise _refuse(spec, given)
             value = int(value)
         if not isinstance(value, int):
-            raise _refuse(spec, value)
+            raise _refuse(spec, given)
     else:
         if not isinstance(value, (int, float)):
-            raise _refuse(spec, value)
-        value = float(value)
+            raise _refuse(spec, given)
+        # + 0.0 turns -0.0 into 0.0: an experiment never sees a signed zero
+        value = float(value) + 0.0
         if not math.isfinite(value):
-            raise _refuse(spec, value)
+            raise _refuse(spec, given)
     if (spec.low is not None and value < spec.low) or (spec.high is not None and value > spec.high):
-        raise _refuse(spec, value)
+        raise _refuse(spec, given)
     return value
 
 
@@ -193,10 +271,10 @@ def build(config_cls: type, values: dict[str, Any] | None = None) -> Any:
     known = {s.name: s for s in specs(config_cls)}
     unknown = sorted(set(values) - set(known))
     if unknown:
-        raise ParamError(unknown[0], f"unknown field {unknown[0]!r}; known fields: "
-                                     + ", ".join(known))
+        raise ParamError(unknown[0], Message("unknown field", _shown(unknown[0]),
+                                             " Known fields: " + ", ".join(known) + "."))
     kwargs = {name: check(known[name], v) for name, v in values.items()}
-    return config_cls(**kwargs)
+    return check_rules(config_cls(**kwargs))
 
 
 def validate(config: Any) -> Any:
@@ -211,32 +289,47 @@ def validate(config: Any) -> Any:
                 isinstance(checked, tuple) and any(type(a) is not type(b)
                                                    for a, b in zip(checked, value))):
             changes[spec.name] = checked
-    return dataclasses.replace(config, **changes) if changes else config
+    return check_rules(dataclasses.replace(config, **changes) if changes else config)
 
 
-def from_query(config_cls: type, query: dict[str, str]) -> tuple[Any, list[str]]:
-    """A Config from URL query parameters: each bad value is replaced by its default and
-    reported as a warning. Parameters that are not fields are left alone (other state)."""
+def from_query(config_cls: type, query: dict[str, str],
+               prefix: str = "") -> tuple[Any, list[Message]]:
+    """A Config from URL query parameters named `prefix + field`: each bad value is
+    replaced by its default and reported as a warning; a broken cross-field rule puts
+    its fields back to their defaults. Other parameters are left alone (other state)."""
     known = {s.name: s for s in specs(config_cls)}
     good, warnings = {}, []
-    for name, text in query.items():
+    for key, text in query.items():
+        name = key[len(prefix):] if key.startswith(prefix) else None
         if name not in known:
             continue
         try:
             good[name] = parse_text(known[name], text)
         except ParamError as err:
-            warnings.append(f"{err} Using the default, {format_value(known[name].default)}.")
-    return config_cls(**good), warnings
+            warnings.append(err.message.then(
+                f"Using the default, {format_value(known[name].default)}."))
+    config = config_cls(**good)
+    try:
+        check_rules(config)
+    except ParamError as err:
+        warnings.append(err.message.then("Using the defaults for these fields."))
+        broken = next(r for r in rules(config_cls) if not r.holds(config))
+        config = config_cls(**{k: v for k, v in good.items() if k not in broken.fields})
+        try:
+            check_rules(config)
+        except ParamError:
+            config = config_cls()
+    return config, warnings
 
 
-def to_query(config: Any) -> dict[str, str]:
+def to_query(config: Any, prefix: str = "") -> dict[str, str]:
     """The fields of a Config that differ from their defaults, as URL query text."""
     out = {}
     for spec in specs(type(config)):
         value = getattr(config, spec.name)
         default = spec.default if not isinstance(spec.default, list) else tuple(spec.default)
         if value != default:
-            out[spec.name] = format_value(value)
+            out[prefix + spec.name] = format_value(value)
     return out
 
 

@@ -1,7 +1,8 @@
 """AppTest helpers shared by every page's tests.
 
 Import `fresh_registry` into a test module to give each test its own run registry and
-cache folder (AppTest runs the app in this process, where the registry is a singleton).
+cache folder (AppTest runs the app in this process, where the registry is a singleton);
+`metric(at, label)` reads a metric's value by its label.
 """
 import time
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import runs
+from core import engine
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
@@ -18,11 +19,18 @@ APP = str(Path(__file__).resolve().parent.parent / "app.py")
 def fresh_registry(tmp_path, monkeypatch):
     monkeypatch.setenv("LAB_CACHE_DIR", str(tmp_path / "cache"))
     # Threads start in milliseconds; the server's worker processes are tested in
-    # tests/test_workers.py and through the browser tests.
+    # tests/test_engine_trainers.py and through the browser tests.
     monkeypatch.setenv("LAB_WORKER_MODE", "thread")
-    runs.reset_default_registry()
+    engine.reset_default_registry()
     yield
-    runs.reset_default_registry()
+    engine.reset_default_registry()
+
+
+def metric(at: AppTest, label: str) -> str:
+    """The value of the page's metric labelled `label` (fails naming it when none is)."""
+    values = [m.value for m in at.metric if m.label == label]
+    assert values, f"no metric {label!r}; the page shows {[m.label for m in at.metric]}"
+    return values[0]
 
 
 def open_page(path: str | None = None, query: dict | None = None) -> AppTest:
@@ -40,7 +48,7 @@ def run_until_ended(at: AppTest, timeout: float = 120) -> AppTest:
     """AppTest never fires run_every: rerun the script until no run is queued or training
     (pages that start several runs wait for all of them), then once more to draw."""
     deadline = time.monotonic() + timeout
-    while runs.default_registry().active_runs():
+    while engine.default_registry().active_runs():
         if time.monotonic() > deadline:
             raise AssertionError("the runs did not end in time")
         time.sleep(0.3)

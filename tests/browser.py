@@ -111,3 +111,17 @@ def wait_charts(page, count: int) -> None:
         f" === {count}", timeout=60_000)
     wait_idle(page)
     assert page.locator('[data-testid="stVegaLiteChart"]').count() == count
+
+
+def wait_done(page, runs: int, charts: int) -> None:
+    """Wait until `runs` runs have ended (their success boxes) and the page has settled
+    with all its `charts`, showing no exception box."""
+    page.wait_for_function(
+        "() => document.querySelectorAll('[data-testid=\"stAlertContentSuccess\"]')"
+        f".length === {runs}", timeout=150_000)
+    page.wait_for_function(
+        f"() => document.querySelectorAll('[data-testid=\"stVegaLiteChart\"]').length"
+        f" === {charts}", timeout=60_000)
+    wait_idle(page)
+    assert page.locator('[data-testid="stVegaLiteChart"]').count() == charts
+    assert page.locator('[data-testid="stException"]').count() == 0

@@ -1,14 +1,24 @@
-"""The dropout page's claims, with numbers. SCIENCE.md measured on load_digits (300
-training images): gap 0.046–0.051 without dropout, 0.041–0.044 with; test log-loss 0.166
-→ 0.137; small but consistent over 3 seeds. Patch dropout 0.5 on the multi-view toy lifts
-one network's single-view accuracy from ~0.6 to 0.96–1.0."""
+"""The Dropout page: its science, AppTest and browser tests, in three sections in that
+order. SCIENCE.md measured on load_digits (300 training images): gap 0.046–0.051 without
+dropout, 0.041–0.044 with; test log-loss 0.166 → 0.137; small but consistent over 3 seeds.
+Patch dropout 0.5 on the multi-view toy lifts one network's single-view accuracy from ~0.6
+to 0.96–1.0."""
 import numpy as np
 import pytest
 import torch
 
-from core import params, runs
+from core import engine, params
 from core.experiments import dropout
 from core.experiments.dropout import Config
+from tests.apptest_support import (fresh_registry, metric, open_page,  # noqa: F401
+                                    run_until_ended)
+from tests.browser import browser_page, wait_charts
+
+
+# =============================================================================================
+# Science: the page's claims, with numbers
+# =============================================================================================
+
 
 SEEDS = (0, 1, 2)
 
@@ -18,7 +28,7 @@ def results():
     torch.set_num_threads(1)
     out = []
     for seed in SEEDS:
-        run = runs.run_sync("dropout", params.build(Config, {"seed": seed}))
+        run = engine.run_sync("dropout", params.build(Config, {"seed": seed}))
         assert run.status == "done", run.error
         out.append(run.summary)
     return out
@@ -68,3 +78,53 @@ def test_masks_drop_per_instance():
     assert torch.all(masks[0] == 1.0)
     assert set(masks[1].unique().tolist()) == {0.0, 2.0}
     assert masks[1].mean().item() == pytest.approx(1.0, abs=0.05)
+
+
+# =============================================================================================
+# AppTest: the page through Streamlit's AppTest
+# =============================================================================================
+
+
+DO = "views/dropout.py"
+
+
+SMALL_DO = {"steps": "60", "width": "64", "mv_steps": "40"}
+
+
+def test_dropout_page_draws_both_datasets():
+    at = open_page(DO, query=SMALL_DO)
+    assert at.slider(key="do.patch_dropout").value == pytest.approx(0.5)
+    assert at.slider(key="do.input_dropout").value == pytest.approx(0.2)
+    run_until_ended(at)
+    assert "Done" in at.success[0].value
+    # digits curves ×2, multi-view curves ×2, reliance, sub-network disagreement
+    assert len(at.get("vega_lite_chart")) == 6
+    for label in ("Gap without dropout", "Gap with dropout", "Dropout left on at test",
+                  "Views learned per class, with"):
+        assert metric(at, label)
+    assert len(at.get("download_button")) == 2
+
+
+def test_dropout_preset_sets_rates():
+    at = open_page(DO, query=SMALL_DO)
+    at.button(key="do.preset.No dropout at all").click().run()
+    assert at.slider(key="do.patch_dropout").value == 0.0
+    assert at.slider(key="do.hidden_dropout").value == 0.0
+    assert not at.exception
+
+
+# =============================================================================================
+# Browser: the page in a real Chromium against a real server
+# =============================================================================================
+
+
+def test_dropout_in_a_browser_with_a_bad_value(server):
+    with browser_page() as page:
+        page.goto(f"{server.url}/dropout?steps=60&width=64&mv_steps=40&patch_dropout=0.95")
+        page.wait_for_function(
+            "() => document.body.innerText.includes(\"'patch_dropout' must be a float in "
+            "[0, 0.9]\")", timeout=60_000)
+        page.wait_for_selector('[data-testid="stAlertContentSuccess"]', timeout=120_000)
+        wait_charts(page, 6)
+        assert page.get_by_text("Dropout left on at test").count() == 1
+        assert page.locator('[data-testid="stException"]').count() == 0

@@ -1,16 +1,25 @@
-"""The ensembles page's claims, with numbers: on multi-view data the ensemble and the
-distilled network beat the individual networks on single-view test examples, and seeds
-learn different views; on a Gaussian mixture the ensemble adds little. The setup and the
-measured spread are in ../shared/SCIENCE.md (individual single-view 0.57–0.62, ensemble
-0.92–0.99, distilled 0.87–0.90, equal-budget control 0.64–0.68, Gaussian-mixture gain
-+0.02–0.03)."""
+"""The Ensembles & distillation page: its science, AppTest and browser tests, in three
+sections in that order. The science: on multi-view data the ensemble and the distilled
+network beat the individual networks on single-view test examples, and seeds learn
+different views; on a Gaussian mixture the ensemble adds little. The setup and the measured
+spread are in ../shared/SCIENCE.md (individual single-view 0.57–0.62, ensemble 0.92–0.99,
+distilled 0.87–0.90, equal-budget control 0.64–0.68, Gaussian-mixture gain +0.02–0.03)."""
 import numpy as np
 import pytest
 import torch
 
 from core import multiview as mv
-from core import params, runs
+from core import engine, params
 from core.experiments.ensembles import Config
+from tests.apptest_support import (fresh_registry, metric, open_page,  # noqa: F401
+                                    run_until_ended)
+from tests.browser import browser_page, wait_charts
+
+
+# =============================================================================================
+# Science: the page's claims, with numbers
+# =============================================================================================
+
 
 SEEDS = (0, 1)
 
@@ -20,7 +29,7 @@ def multi():
     torch.set_num_threads(1)
     out = {}
     for seed in SEEDS:
-        run = runs.run_sync("ensemble_distillation", params.build(Config, {
+        run = engine.run_sync("ensemble_distillation", params.build(Config, {
             "seed": seed, "random_features": seed == 0}))
         assert run.status == "done", run.error
         out[seed] = run.summary
@@ -32,7 +41,7 @@ def mixture():
     torch.set_num_threads(1)
     out = {}
     for seed in SEEDS:
-        run = runs.run_sync("ensemble_distillation", params.build(Config, {
+        run = engine.run_sync("ensemble_distillation", params.build(Config, {
             "seed": seed, "dataset": "gaussian_mixture", "random_features": False,
             "student_steps": 20}))
         assert run.status == "done", run.error
@@ -131,3 +140,76 @@ def test_kd_loss_is_zero_when_student_matches_teacher():
     logits = torch.randn(2, 5, 4)
     assert mv.kd_loss(logits, logits, 2.0).abs().max() < 1e-6
     assert torch.all(mv.kd_loss(logits, torch.randn(2, 5, 4), 2.0) > 0)
+
+
+# =============================================================================================
+# AppTest: the page through Streamlit's AppTest
+# =============================================================================================
+
+
+ENS = "views/ensembles.py"
+
+
+SMALL_ENS = {"n_models": "4", "steps": "60", "student_steps": "60", "n_train": "150",
+             "n_test": "200", "random_features": "false"}
+
+
+def test_ensembles_page_draws_bars_views_and_curves():
+    at = open_page(ENS, query=SMALL_ENS)
+    assert at.slider(key="ens.n_models").value == 4
+    assert at.selectbox(key="ens.dataset").value == "multi_view"
+    assert at.toggle(key="ens.random_features").value is False
+    # the other sliders hold their Config's defaults (a lookup by key raises when the key
+    # is missing: compare the values instead)
+    expected = {f"ens.{name}": getattr(Config(), name)
+                for name in ("n_classes", "neurons", "rf_projections")}
+    assert {key: at.slider(key=key).value for key in expected} == expected
+    assert at.number_input(key="ens.steps").value == 60
+    assert at.number_input(key="ens.student_steps").value == 60
+    run_until_ended(at)
+    assert "Done" in at.success[0].value
+    # grouped bars, view heatmaps, accuracy curves, losses
+    assert len(at.get("vega_lite_chart")) == 4
+    assert metric(at, "Ensemble single-view accuracy").endswith("%")
+    table = at.dataframe[0].value
+    assert list(table["model"]) == ["individual (mean)", "ensemble", "distilled",
+                                    "self-distilled", "equal-budget control"]
+    assert {"multi-view", "single-view"} <= set(table.columns)
+    assert len(at.get("download_button")) == 2
+
+
+def test_ensembles_gaussian_mixture_preset():
+    at = open_page(ENS, query=SMALL_ENS)
+    at.button(key="ens.preset.No views: Gaussian mixture").click().run()
+    assert at.selectbox(key="ens.dataset").value == "gaussian_mixture"
+    at.slider(key="ens.n_models").set_value(3).run()
+    at.number_input(key="ens.steps").set_value(40).run()
+    at.toggle(key="ens.random_features").set_value(False).run()
+    run_until_ended(at)
+    assert not at.exception
+    assert metric(at, "Ensemble accuracy").endswith("%")
+    # no views on a Gaussian mixture: bars and two curves, no heatmap
+    assert len(at.get("vega_lite_chart")) == 3
+    assert list(at.dataframe[0].value.columns) == ["model", "accuracy"]
+
+
+def test_ensembles_bad_link_is_refused():
+    at = open_page(ENS, query={**SMALL_ENS, "temperature": "50"})
+    assert any("'temperature' must be a float in [0.5, 10]" in w.value for w in at.warning)
+    assert at.slider(key="ens.temperature").value == pytest.approx(2.0)
+
+
+# =============================================================================================
+# Browser: the page in a real Chromium against a real server
+# =============================================================================================
+
+
+def test_ensembles_in_a_browser(server):
+    with browser_page() as page:
+        page.goto(f"{server.url}/ensembles?n_models=4&steps=60&student_steps=60&n_train=150"
+                  "&n_test=200&random_features=false")
+        page.wait_for_selector('[data-testid="stAlertContentSuccess"]', timeout=120_000)
+        wait_charts(page, 4)
+        assert page.get_by_text("Ensemble single-view accuracy").count() == 1
+        assert page.get_by_text("Which view of each class each network learned").count() >= 1
+        assert page.locator('[data-testid="stException"]').count() == 0

@@ -1,14 +1,25 @@
-"""The first page's claims, with numbers."""
+"""The Gradient descent & backprop page: its science, AppTest and browser tests, in three
+sections in that order."""
+import re
+import time
+
 import numpy as np
 import pytest
 
-from core import backprop, runs
+from core import backprop, engine
 from core.experiments.gradient_descent import GRID, Config
+from tests.apptest_support import fresh_registry, open_page, run_until_ended  # noqa: F401
+from tests.browser import browser_page
+
+
+# =============================================================================================
+# Science: the page's claims, with numbers
+# =============================================================================================
 
 
 @pytest.fixture(scope="module")
 def default_run():
-    return runs.run_sync("gradient_descent", Config())
+    return engine.run_sync("gradient_descent", Config())
 
 
 def test_defaults_learn_moons_and_the_loss_falls(default_run):
@@ -40,34 +51,34 @@ def test_snapshots_hold_what_the_page_draws(default_run):
 
 
 def test_same_config_gives_the_same_summary(default_run):
-    again = runs.run_sync("gradient_descent", Config())
+    again = engine.run_sync("gradient_descent", Config())
     assert again.summary == default_run.summary
 
 
 def test_plain_sgd_with_lr_10_diverges_with_a_hint():
-    run = runs.run_sync("gradient_descent", Config(optimizer="sgd", lr=10.0, steps=300))
+    run = engine.run_sync("gradient_descent", Config(optimizer="sgd", lr=10.0, steps=300))
     assert run.status == "diverged"
     assert run.summary["diverged"] is True
     assert "lower the learning rate" in run.error.lower()
 
 
 def test_a_small_learning_rate_does_not_diverge():
-    run = runs.run_sync("gradient_descent", Config(optimizer="sgd", lr=0.3, steps=300))
+    run = engine.run_sync("gradient_descent", Config(optimizer="sgd", lr=0.3, steps=300))
     assert run.status == "done"
     steps, losses = run.metrics["train_loss"]
     assert losses[-1] < losses[0]
 
 
 def test_a_linear_model_cannot_solve_xor_but_a_hidden_layer_can():
-    linear = runs.run_sync("gradient_descent", Config(dataset="xor", hidden_layers=0))
-    deep = runs.run_sync("gradient_descent", Config(dataset="xor"))
+    linear = engine.run_sync("gradient_descent", Config(dataset="xor", hidden_layers=0))
+    deep = engine.run_sync("gradient_descent", Config(dataset="xor"))
     assert linear.summary["test_accuracy"] < 0.75
     assert deep.summary["test_accuracy"] > 0.9
     assert "embedding" not in linear.snapshots
 
 
 def test_minibatches_and_other_settings_run():
-    run = runs.run_sync("gradient_descent", Config(
+    run = engine.run_sync("gradient_descent", Config(
         dataset="circles", batch_size=32, optimizer="momentum", lr=0.05, activation="tanh",
         loss="mse", weight_decay=1e-3, steps=400))
     assert run.status == "done"
@@ -98,3 +109,184 @@ def test_one_small_step_lowers_the_loss_on_that_point():
 
 def test_grad_check_is_in_the_summary(default_run):
     assert default_run.summary["grad_check_max_rel_error"] < 1e-6
+
+
+# =============================================================================================
+# AppTest: the page through Streamlit's AppTest
+# =============================================================================================
+
+
+def test_gradient_descent_page_shows_controls_and_streams_charts():
+    at = open_page("views/gradient_descent.py")
+    # (a lookup by key raises when the key is missing: compare the keys instead)
+    assert [w.key for w in at.selectbox] == ["gd.dataset", "gd.activation", "gd.loss",
+                                             "gd.optimizer"]
+    assert {"gd.hidden_layers", "gd.width", "gd.noise", "gd.test_fraction"} <= \
+        {w.key for w in at.slider}
+    assert at.select_slider(key="gd.lr").value == pytest.approx(0.01)
+    assert at.number_input(key="gd.steps").value == 1000
+    run_until_ended(at)
+    assert "Done" in at.success[0].value
+    assert len(at.get("vega_lite_chart")) == 5  # loss, accuracy, boundary, embedding, grads
+    labels = [m.label for m in at.metric]
+    assert labels[:4] == ["Train loss", "Test loss", "Train accuracy", "Test accuracy"]
+    assert float(at.metric[3].value.rstrip("%")) >= 95.0
+    assert len(at.get("download_button")) == 2
+    # The chain-rule tables: forward values and one row per weight.
+    forward, backward = at.dataframe[0].value, at.dataframe[1].value
+    assert list(forward["quantity"])[-1] == "loss"
+    assert len(backward) == 9
+    assert (abs(backward["by hand"] - backward["autograd"]) < 1e-9).all()
+
+
+def test_a_preset_sets_its_controls():
+    at = open_page("views/gradient_descent.py")
+    at.button(key="gd.preset.XOR defeats a line").click().run()
+    assert at.selectbox(key="gd.dataset").value == "xor"
+    assert at.slider(key="gd.hidden_layers").value == 0
+    assert at.query_params["dataset"] == ["xor"] or at.query_params["dataset"] == "xor"
+
+
+def test_a_diverging_run_is_reported_as_such():
+    at = open_page("views/gradient_descent.py")
+    at.button(key="gd.preset.Too large a step").click().run()
+    run_until_ended(at)
+    assert not at.success
+    assert any("diverged" in w.value.lower() and "learning rate" in w.value.lower()
+               for w in at.warning)
+
+
+def test_a_shared_link_restores_its_configuration():
+    at = open_page("views/gradient_descent.py",
+                   query={"dataset": "spiral", "width": "32", "lr": "0.03", "steps": "200"})
+    assert at.selectbox(key="gd.dataset").value == "spiral"
+    assert at.slider(key="gd.width").value == 32
+    assert at.select_slider(key="gd.lr").value == pytest.approx(0.03)
+    assert not at.warning
+
+
+def test_a_bad_link_warns_and_falls_back_to_defaults():
+    at = open_page("views/gradient_descent.py",
+                   query={"lr": "20", "dataset": "banana", "steps": "200"})
+    warnings = " ".join(w.value for w in at.warning)
+    assert "'lr' must be a float in [0.0001, 10]" in warnings
+    assert "'dataset' must be one of moons" in warnings
+    assert at.select_slider(key="gd.lr").value == pytest.approx(0.01)
+    assert at.selectbox(key="gd.dataset").value == "moons"
+    assert at.number_input(key="gd.steps").value == 200
+    run_until_ended(at)  # the warning stays while the link's configuration is on screen
+    assert any("'lr' must be" in w.value for w in at.warning)
+    at.selectbox(key="gd.dataset").select("circles").run()
+    assert not any("'lr' must be" in w.value for w in at.warning)
+
+
+def test_take_one_step_shows_the_loss_change():
+    at = open_page("views/gradient_descent.py", query={"steps": "50"})
+    before = at.dataframe[1].value.copy()
+    step = next(b for b in at.button if b.label == "Take one step")
+    step.click().run()
+    assert not at.exception
+    text = " ".join(m.value for m in at.markdown)
+    assert "The last step" in text
+    moved = at.dataframe[-1].value
+    assert list(moved.columns) == ["weight", "before", "gradient", "−lr × gradient", "after"]
+    assert (abs(moved["after"] - (moved["before"] + moved["−lr × gradient"])) < 1e-12).all()
+    assert list(moved["before"]) == list(before["value"])
+
+
+def test_cancel_stops_the_run_and_rerun_trains_it_again():
+    at = open_page("views/gradient_descent.py", query={"steps": "20000", "seed": "5"})
+    at.button(key="gd.cancel").click().run()
+    deadline = time.monotonic() + 30
+    while not any("Cancelled" in i.value for i in at.info):
+        assert time.monotonic() < deadline, "the run was not cancelled"
+        time.sleep(0.3)
+        at.run()
+    for _ in range(3):  # later reruns keep showing the cancelled run, not a new one
+        time.sleep(0.3)
+        at.run()
+        assert any("Cancelled" in i.value for i in at.info)
+    assert not engine.default_registry().active_runs()
+    at.button(key="gd.rerun").click().run()
+    assert len(engine.default_registry().active_runs()) == 1
+    at.button(key="gd.cancel").click().run()
+
+
+# =============================================================================================
+# Browser: the page in a real Chromium against a real server
+# =============================================================================================
+
+
+PAGE = "/gradient_descent"
+
+
+def progress_step(page) -> int | None:
+    bar = page.locator('[data-testid="stProgress"]')
+    if not bar.count():
+        return None
+    match = re.search(r"step ([\d,]+) of", bar.first.inner_text())
+    return int(match.group(1).replace(",", "")) if match else None
+
+
+def test_the_loss_chart_fills_in_while_training(server):
+    with browser_page() as page:
+        page.goto(f"{server.url}{PAGE}?steps=6000&seed=11")
+        page.wait_for_selector('[data-testid="stProgress"]', timeout=60_000)
+        page.wait_for_selector('[data-testid="stVegaLiteChart"]', timeout=30_000)
+        first = progress_step(page)
+        assert first is not None, "the progress bar shows no step count"
+        deadline = time.monotonic() + 30
+        later = first
+        while later == first and time.monotonic() < deadline:
+            time.sleep(0.5)
+            later = progress_step(page) or later
+        assert later > first, "the progress did not move while the page was open"
+        assert page.locator('[data-testid="stVegaLiteChart"]').count() >= 2
+        page.wait_for_selector('[data-testid="stAlertContentSuccess"]', timeout=120_000)
+        assert "Done: 6,000 steps" in page.locator(
+            '[data-testid="stAlertContentSuccess"]').inner_text()
+        assert page.locator('[data-testid="stVegaLiteChart"]').count() == 5
+        assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_changing_a_control_starts_a_new_run(server):
+    with browser_page() as page:
+        page.goto(f"{server.url}{PAGE}?steps=3000&seed=21")
+        page.wait_for_selector('[data-testid="stAlertContentSuccess"]', timeout=90_000)
+        page.locator('[data-testid="stSelectbox"]').filter(has_text="Dataset").click()
+        page.get_by_role("option", name="circles", exact=True).click()
+        page.wait_for_url(re.compile(r"dataset=circles"), timeout=30_000)
+        # the new run shows up training (its progress bar), then done
+        page.wait_for_selector('[data-testid="stProgress"]', timeout=60_000)
+        page.wait_for_function(
+            "() => document.body.innerText.includes('--set dataset=circles')", timeout=30_000)
+        page.wait_for_selector('[data-testid="stAlertContentSuccess"]', timeout=90_000)
+        success = page.locator('[data-testid="stAlertContentSuccess"]').inner_text()
+        assert "Done: 3,000 steps" in success and "from the cache" not in success
+        assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_a_shared_url_restores_its_configuration(server):
+    with browser_page() as page:
+        page.goto(f"{server.url}{PAGE}?dataset=xor&hidden_layers=0&steps=200")
+        page.wait_for_selector('[data-testid="stAlertContentSuccess"]', timeout=90_000)
+        dataset = page.locator('[data-testid="stSelectbox"]').filter(has_text="Dataset")
+        assert "xor" in dataset.inner_text() + dataset.locator("input").first.input_value()
+        # A direct link opens the page inside the app: its navigation and sidebar.
+        sidebar = page.locator('[data-testid="stSidebar"]').inner_text()
+        assert "Foundations" in sidebar and "Training on" in sidebar
+        layers = page.locator('[data-testid="stSlider"]').filter(has_text="Hidden layers")
+        assert layers.locator('[data-testid="stSliderThumbValue"]').inner_text() == "0"
+        page.wait_for_function(
+            "() => document.body.innerText.includes('--set dataset=xor --set hidden_layers=0')",
+            timeout=60_000)
+
+
+def test_a_bad_url_warns_and_the_page_keeps_working(server):
+    with browser_page() as page:
+        page.goto(f"{server.url}{PAGE}?lr=50&steps=100")
+        page.wait_for_function(
+            "() => document.body.innerText.includes(\"'lr' must be a float in [0.0001, 10]\")",
+            timeout=90_000)
+        page.wait_for_selector('[data-testid="stAlertContentSuccess"]', timeout=90_000)
+        assert page.locator('[data-testid="stException"]').count() == 0

@@ -1,10 +1,19 @@
-"""Grokking on modular addition: memorized early, generalized much later, and only with
-weight decay."""
+"""The Grokking page: its science, AppTest and browser tests, in three sections in that
+order. The science: on modular addition the training pairs are memorized early and the rule
+found much later, and only with weight decay."""
 import pytest
 import torch
 
-from core import runs
+from core import engine
 from core.experiments import grokking as gk
+from tests.apptest_support import (fresh_registry, metric, open_page,  # noqa: F401
+                                    run_until_ended)
+from tests.browser import browser_page, wait_done
+
+
+# =============================================================================================
+# Science: the page's claims, with numbers
+# =============================================================================================
 
 
 @pytest.fixture(autouse=True)
@@ -13,8 +22,8 @@ def one_thread():
 
 
 def test_train_accuracy_comes_long_before_test_accuracy():
-    run = runs.run_sync("grokking", gk.Config(steps=2500))
-    assert run.status == runs.DONE, run.error
+    run = engine.run_sync("grokking", gk.Config(steps=2500))
+    assert run.status == engine.DONE, run.error
     s = run.summary
     train, test = s["step_train_accuracy_99"], s["step_test_accuracy_99"]
     assert train is not None and test is not None
@@ -29,7 +38,52 @@ def test_train_accuracy_comes_long_before_test_accuracy():
 
 
 def test_without_weight_decay_it_only_memorizes():
-    run = runs.run_sync("grokking", gk.Config(steps=2500, weight_decay=0.0))
+    run = engine.run_sync("grokking", gk.Config(steps=2500, weight_decay=0.0))
     s = run.summary
     assert s["final_train_accuracy"] >= 0.99
     assert s["step_test_accuracy_99"] is None and s["final_test_accuracy"] < 0.1
+
+
+# =============================================================================================
+# AppTest: the page through Streamlit's AppTest
+# =============================================================================================
+
+
+GK = "views/grokking.py"
+
+
+def test_grokking_page_draws_both_runs():
+    at = open_page(GK, query={"steps": "300"})
+    assert at.slider(key="gk.modulus").value == 67
+    assert at.select_slider(key="gk.lr").value == pytest.approx(0.01)
+    run_until_ended(at)
+    assert len(at.success) == 2 and all("Done" in s.value for s in at.success)
+    # accuracy, weight norms, loss; the weight-decay comparison
+    assert len(at.get("vega_lite_chart")) == 4
+    assert metric(at, "Train accuracy") == "100.0%"
+    assert metric(at, "Train ≥ 99% at step") != "–"
+    assert any("Memorized (train ≥ 99%) at step" in i.value for i in at.info)
+    assert any("Without weight decay" in c.value for c in at.caption)
+
+
+def test_grokking_preset():
+    at = open_page(GK, query={"steps": "100"})
+    at.button(key="gk.preset.No weight decay").click().run()
+    assert at.slider(key="gk.weight_decay").value == 0.0
+    run_until_ended(at)
+    assert not at.exception
+    # with weight decay 0 the comparison is the same run
+    assert len(at.success) == 2
+
+
+# =============================================================================================
+# Browser: the page in a real Chromium against a real server
+# =============================================================================================
+
+
+def test_grokking_in_a_browser(server):
+    with browser_page() as page:
+        page.goto(f"{server.url}/grokking?steps=300")
+        wait_done(page, 2, 4)
+        assert page.get_by_text("Train ≥ 99% at step", exact=True).count() == 1
+        assert page.get_by_text("Without weight decay").count() >= 1

@@ -1,16 +1,25 @@
-"""The Hopfield page's claims, with numbers (N = 100 neurons)."""
+"""The Hopfield memory page: its science, AppTest and browser tests, in three sections in
+that order (N = 100 neurons)."""
 import numpy as np
 import pytest
 import torch
 
-from core import params, runs
+from core import engine, params
 from core.experiments.hopfield import Config, corrupt, hebbian, pattern_counts
+from tests.apptest_support import (fresh_registry, metric, open_page,  # noqa: F401
+                                    run_until_ended)
+from tests.browser import browser_page, wait_charts
+
+
+# =============================================================================================
+# Science: the page's claims, with numbers
+# =============================================================================================
 
 
 @pytest.fixture(scope="module")
 def sweep():
     torch.set_num_threads(1)
-    return runs.run_sync("hopfield", Config(dimension=100, n_patterns_max=40, trials=20))
+    return engine.run_sync("hopfield", Config(dimension=100, n_patterns_max=40, trials=20))
 
 
 def accuracy(run, key, count):
@@ -48,7 +57,7 @@ def test_energies_only_go_down(sweep):
 
 
 def test_a_small_beta_gives_a_mixture_a_large_one_a_single_pattern():
-    small = runs.run_sync("hopfield", Config(beta=0.005, shown_patterns=6, n_patterns_max=4))
+    small = engine.run_sync("hopfield", Config(beta=0.005, shown_patterns=6, n_patterns_max=4))
     ex = small.snapshots["example"]
     assert ex["modern_weights"][0].max() < 0.5  # no pattern dominates the update
     assert np.abs(ex["modern_states"][1]).mean() < 0.8  # a blend, not a ±1 pattern
@@ -57,7 +66,7 @@ def test_a_small_beta_gives_a_mixture_a_large_one_a_single_pattern():
 
 
 def test_digits_are_64_pixel_images_and_the_modern_net_holds_them():
-    run = runs.run_sync("hopfield", Config(patterns="digits", beta=1.0, n_patterns_max=12,
+    run = engine.run_sync("hopfield", Config(patterns="digits", beta=1.0, n_patterns_max=12,
                                            corruption=0.1, trials=10))
     s = run.summary
     assert s["dimension"] == 64 and run.snapshots["example"]["side"] == 8
@@ -84,3 +93,52 @@ def test_bad_values_are_refused_with_the_field_named():
         params.build(Config, {"beta": "100"})
     with pytest.raises(params.ParamError, match="'patterns' must be one of random, digits"):
         params.build(Config, {"patterns": "faces"})
+
+
+# =============================================================================================
+# AppTest: the page through Streamlit's AppTest
+# =============================================================================================
+
+
+HOP = "views/hopfield.py"
+
+
+def test_hopfield_page_draws_curves_strips_and_energies():
+    at = open_page(HOP, query={"n_patterns_max": "20", "trials": "5"})
+    assert at.selectbox(key="hop.patterns").value == "random"
+    assert at.select_slider(key="hop.beta").value == pytest.approx(0.1)
+    run_until_ended(at)
+    assert "Done" in at.success[0].value
+    # capacity, β sweep, two step-by-step strips, two energies, softmax weights
+    assert len(at.get("vega_lite_chart")) == 7
+    assert metric(at, "Neurons N") == "100"
+    assert 3 <= int(metric(at, "Classical capacity")) <= 20
+    assert metric(at, "Modern at 20 patterns") == "100%"
+
+
+def test_hopfield_digits_preset_and_a_bad_link():
+    at = open_page(HOP, query={"beta": "100", "trials": "3"})
+    assert any("'beta' must be a float in [0.001, 10]" in w.value for w in at.warning)
+    assert at.select_slider(key="hop.beta").value == pytest.approx(0.1)
+    at.button(key="hop.preset.Digits").click().run()
+    assert at.selectbox(key="hop.patterns").value == "digits"
+    run_until_ended(at)
+    assert not at.exception
+    assert metric(at, "Neurons N") == "64"
+
+
+# =============================================================================================
+# Browser: the page in a real Chromium against a real server
+# =============================================================================================
+
+
+def test_hopfield_in_a_browser_with_a_bad_value(server):
+    with browser_page() as page:
+        page.goto(f"{server.url}/hopfield?n_patterns_max=10&trials=4&corruption=0.9")
+        # the warning shows on the first run of the page (the end of the run redraws it)
+        page.wait_for_function(
+            "() => document.body.innerText.includes(\"'corruption' must be a float in "
+            "[0, 0.5]\")", timeout=60_000)
+        page.wait_for_selector('[data-testid="stAlertContentSuccess"]', timeout=120_000)
+        wait_charts(page, 7)
+        assert page.locator('[data-testid="stException"]').count() == 0

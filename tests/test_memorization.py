@@ -1,22 +1,32 @@
-"""The memorization page's claims, with numbers: trees and ReLU networks both memorize,
-the drawn bins are the model's bins, linear regions are counted right, and
-regularization narrows the train-test gap."""
+"""The Overfitting & memorization page: its science, AppTest and browser tests, in three
+sections in that order. The claims: trees and ReLU networks both memorize, the drawn bins
+are the model's bins, linear regions are counted right, and regularization narrows the
+train-test gap."""
 import re
+from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
 
-from core import data, runs
+from core import data, engine
 from core.experiments import memorization as memo
-from core.experiments.memorization import NetConfig, TreeConfig
+from core.experiments.memorization import Config
+from tests.apptest_support import fresh_registry, open_page, run_until_ended  # noqa: F401
+from tests.browser import browser_page, wait_idle
+
+
+# =============================================================================================
+# Science: the page's claims, with numbers
+# =============================================================================================
+
 
 BIG = dict(n_samples=600, test_fraction=0.5)  # 300 test points: chance is measured to ±0.03
 NET = dict(n_samples=300, test_fraction=0.5, width=64, lr=0.02)
 
 
 def summary(experiment: str, config) -> dict:
-    run = runs.run_sync(experiment, config)
+    run = engine.run_sync(experiment, config)
     assert run.status == "done", run.error
     return run.summary
 
@@ -33,17 +43,17 @@ def test_label_noise_flips_exactly_its_fraction_and_random_labels_keep_the_balan
 # --- the tree --------------------------------------------------------------------------------
 
 def test_an_unlimited_tree_memorizes_random_labels_and_stays_at_chance():
-    s = summary("tree_bins", TreeConfig(**BIG, random_labels=True, label_noise=0.0))
+    s = summary("tree_bins", Config(**BIG, random_labels=True, label_noise=0.0))
     assert s["train_accuracy"] == 1.0
     assert abs(s["test_accuracy"] - s["chance"]) <= 0.1
     assert 0.45 <= s["chance"] <= 0.55
     assert s["n_leaves"] > 0.2 * s["n_train"]  # many bins: a lookup table, not a rule
-    assert s["memorized_flipped"] == 1.0
+    assert s["memorized_flipped"] == 1.0 and s["memorizes_flipped"] is True
 
 
 def test_with_noisy_labels_the_unlimited_tree_loses_to_a_shallow_one():
-    unlimited = summary("tree_bins", TreeConfig(**BIG, label_noise=0.2))
-    shallow = summary("tree_bins", TreeConfig(**BIG, label_noise=0.2, max_depth=4))
+    unlimited = summary("tree_bins", Config(**BIG, label_noise=0.2))
+    shallow = summary("tree_bins", Config(**BIG, label_noise=0.2, max_depth=4))
     assert unlimited["train_accuracy"] == 1.0 and unlimited["memorized_flipped"] == 1.0
     assert shallow["train_accuracy"] < 0.9  # it cannot follow the flipped labels
     assert unlimited["test_accuracy"] < shallow["test_accuracy"] - 0.03
@@ -54,8 +64,8 @@ def test_with_noisy_labels_the_unlimited_tree_loses_to_a_shallow_one():
 
 
 def test_the_drawn_bins_are_the_trees_leaves():
-    config = TreeConfig(label_noise=0.2)
-    run = runs.run_sync("tree_bins", config)
+    config = Config(label_noise=0.2)
+    run = engine.run_sync("tree_bins", config)
     leaves, rules = run.snapshots["leaves"], run.snapshots["rules"]
     assert len(leaves["leaf"]) == run.summary["n_leaves"]
     tree = memo.fit_tree(memo.make_data(config), config.max_depth, config.min_samples_leaf,
@@ -79,7 +89,7 @@ def test_the_drawn_bins_are_the_trees_leaves():
 
 
 def test_the_traced_rules_are_the_ones_the_point_satisfies():
-    run = runs.run_sync("tree_bins", TreeConfig(label_noise=0.2))
+    run = engine.run_sync("tree_bins", Config(label_noise=0.2))
     rules, x = run.snapshots["rules"], run.snapshots["data"]["x"]
     text = rules["text"].splitlines()
     for index in (0, 7, len(x) - 1):
@@ -148,7 +158,7 @@ def uniform_count(net: memo.ReluNet, xs: np.ndarray) -> int:
 
 
 def test_the_region_count_has_settled_at_the_pages_grid():
-    config = NetConfig()
+    config = Config()
     d = memo.make_data(config)
     torch.manual_seed(config.seed)
     net = memo.ReluNet(config.hidden_layers, config.width)
@@ -176,7 +186,7 @@ def test_the_region_count_has_settled_at_the_pages_grid():
 # --- the network --------------------------------------------------------------------------------
 
 def test_a_wide_relu_network_memorizes_random_labels():
-    s = summary("relu_regions", NetConfig(**NET, steps=2000, random_labels=True,
+    s = summary("relu_regions", Config(**NET, steps=2000, random_labels=True,
                                           label_noise=0.0))
     assert s["train_accuracy"] >= 0.95
     assert abs(s["test_accuracy"] - s["chance"]) <= 0.12
@@ -187,13 +197,13 @@ def test_a_wide_relu_network_memorizes_random_labels():
 
 @pytest.fixture(scope="module")
 def noisy():
-    return summary("relu_regions", NetConfig(**NET, steps=1000, label_noise=0.2))
+    return summary("relu_regions", Config(**NET, steps=1000, label_noise=0.2))
 
 
 @pytest.mark.parametrize("regularizer", [{"weight_decay": 0.01}, {"early_stopping": True}])
 def test_regularization_narrows_the_gap_on_noisy_labels(noisy, regularizer):
-    config = NetConfig(**NET, steps=1000, label_noise=0.2, **regularizer)
-    assert memo.is_regularized(config) and memo.unregularized(config) == NetConfig(
+    config = Config(**NET, steps=1000, label_noise=0.2, **regularizer)
+    assert memo.is_regularized(config) and memo.unregularized(config) == Config(
         **NET, steps=1000, label_noise=0.2)
     s = summary("relu_regions", config)
     assert noisy["accuracy_gap"] > 0.1 and noisy["memorized_flipped"] > 0.8
@@ -201,3 +211,115 @@ def test_regularization_narrows_the_gap_on_noisy_labels(noisy, regularizer):
     assert s["loss_gap"] < noisy["loss_gap"] - 0.5
     assert s["test_accuracy"] > noisy["test_accuracy"] + 0.05
     assert s["memorized_flipped"] < 0.5  # most wrong labels are no longer reproduced
+    assert noisy["memorizes_flipped"] is True and s["memorizes_flipped"] is False
+
+
+def test_each_model_reads_only_its_own_fields():
+    config = Config(label_noise=0.3, max_depth=3, width=64, weight_decay=0.01)
+    assert memo.for_tree(config) == Config(label_noise=0.3, max_depth=3)
+    assert memo.for_net(config) == Config(label_noise=0.3, width=64, weight_decay=0.01)
+    # a network control leaves the tree's run (and its cache key) as it was, and back
+    assert memo.for_tree(replace(config, lr=0.1, dropout=0.5)) == memo.for_tree(config)
+    assert memo.for_net(replace(config, min_samples_leaf=9)) == memo.for_net(config)
+
+
+def test_the_logged_gap_is_train_minus_test_accuracy():
+    run = engine.run_sync("relu_regions", Config(n_samples=100, steps=60))
+    steps, gap = run.metrics["accuracy_gap"]
+    train, test = run.metrics["train_accuracy"], run.metrics["test_accuracy"]
+    assert steps == train[0] == test[0] and len(steps) > 5
+    assert gap == pytest.approx([a - b for a, b in zip(train[1], test[1])], abs=1e-12)
+    assert gap[-1] == pytest.approx(run.summary["accuracy_gap"], abs=1e-12)
+
+
+# =============================================================================================
+# AppTest: the page through Streamlit's AppTest
+# =============================================================================================
+
+
+PATH = "views/memorization.py"
+
+
+FAST = {"steps": "300"}
+
+
+def texts(at) -> str:
+    return " ".join(m.value for m in at.markdown)
+
+
+def test_the_page_shows_both_models_and_memorization_in_numbers():
+    at = open_page(PATH, query=dict(FAST, random_labels="true", label_noise="0"))
+    # the controls hold the link's values and the defaults (a lookup by key raises when
+    # the key is missing: compare the values instead)
+    assert at.selectbox(key="mem.dataset").value == Config().dataset
+    linked = Config(label_noise=0.0)
+    expected = {f"mem.{name}": getattr(linked, name) for name in (
+        "max_depth", "min_samples_leaf", "width", "label_noise", "dropout", "weight_decay")}
+    assert {key: at.slider(key=key).value for key in expected} == pytest.approx(expected)
+    assert at.toggle(key="mem.random_labels").value is True
+    assert at.toggle(key="mem.early_stopping").value is False
+    run_until_ended(at)
+    assert len(at.success) == 2 and all("Done" in s.value for s in at.success)
+    # tree: bins, accuracy vs depth; network: regions, regions curve, loss, accuracy
+    assert len(at.get("vega_lite_chart")) == 6
+    labels = [m.label for m in at.metric]
+    assert labels == ["Leaves (bins)", "Depth", "Train accuracy", "Test accuracy",
+                      "Linear regions", "Step", "Train accuracy", "Test accuracy"]
+    assert at.metric[2].value == "100%"  # the tree fits the shuffled labels...
+    assert abs(float(at.metric[3].value.rstrip("%")) - 50) <= 15  # ...and guesses the test
+    assert "The tree fits **100%** of its training labels" in texts(at)
+    assert "(chance: 50.0%)" in texts(at)
+    assert any("without weight decay" in i.value for i in at.info)
+    assert len(at.get("download_button")) == 4
+    # tracing another point redraws its path through the rules
+    def traced():
+        return next(c.value for c in at.code if c.value.startswith(" 1. "))
+    first = traced()
+    at.number_input(key="mem.tree.point").set_value(5).run()
+    assert not at.exception
+    assert traced() != first and "class:" in traced().splitlines()[-1]
+
+
+def test_regularization_is_compared_with_the_cached_unregularized_run():
+    at = open_page(PATH, query=dict(FAST, label_noise="0.2"))
+    run_until_ended(at)
+    assert engine.default_registry().trainings_started == 2
+    at.slider(key="mem.weight_decay").set_value(0.01).run()
+    run_until_ended(at)
+    # only the regularized network trained: the baseline is the run already on screen
+    assert engine.default_registry().trainings_started == 3
+    assert len(at.success) == 3
+    assert len(at.get("vega_lite_chart")) == 7
+    assert "Gap in accuracy" in texts(at) and "with regularization" in texts(at)
+    assert at.query_params["weight_decay"] in (["0.01"], "0.01")
+
+
+def test_a_preset_sets_its_controls():
+    at = open_page(PATH, query=FAST)
+    at.button(key="mem.preset.A depth-3 tree").click().run()
+    assert at.slider(key="mem.max_depth").value == 3
+    assert at.slider(key="mem.label_noise").value == pytest.approx(0.2)
+
+
+# =============================================================================================
+# Browser: the page in a real Chromium against a real server
+# =============================================================================================
+
+
+URL = "/memorization"
+
+
+def test_the_page_draws_in_a_browser(server):
+    with browser_page() as page:
+        page.goto(f"{server.url}{URL}?steps=300&label_noise=0.2")
+        page.wait_for_function(
+            "() => document.querySelectorAll('[data-testid=\"stAlertContentSuccess\"]')"
+            ".length == 2", timeout=90_000)
+        wait_idle(page)
+        page.wait_for_function(
+            "() => document.querySelectorAll('[data-testid=\"stVegaLiteChart\"]').length == 6",
+            timeout=30_000)
+        body = page.locator("body").inner_text()
+        assert "linear regions at step 300" in body
+        assert "leaves, drawn as bins" in body
+        assert page.locator('[data-testid="stException"]').count() == 0

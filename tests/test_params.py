@@ -166,8 +166,8 @@ def test_unknown_field_is_refused_with_the_known_ones():
     with pytest.raises(ParamError) as info:
         params.build(Cfg, {"momentum": "0.9", "lr": "0.1"})
     assert info.value.field == "momentum"
-    assert str(info.value) == ("unknown field 'momentum'; known fields: "
-                               "steps, lr, shuffle, optimizer, widths, betas")
+    assert str(info.value) == ("unknown field; got 'momentum'. Known fields: "
+                               "steps, lr, shuffle, optimizer, widths, betas.")
 
 
 def test_validate_checks_a_config_made_in_code():
@@ -266,3 +266,77 @@ def test_as_dict_is_json_ready():
     d = params.as_dict(Cfg())
     assert d["widths"] == [8, 8] and d["betas"] == [0.0, 0.9] and d["lr"] == 0.03
     assert not any(math.isnan(v) for v in d["betas"])
+
+
+# --- rules across fields ------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Ruled:
+    dim: int = param(20, "Input dimension.", low=1, high=64)
+    classes: int = param(10, "Classes.", low=2, high=16)
+    RULES = (params.rule(("dim", "classes"), lambda c: c.dim >= 2 * c.classes,
+                         "'dim' must be at least 2 x 'classes'"),)
+
+
+def test_a_rule_across_fields_is_refused_by_build_and_validate_naming_its_first_field():
+    with pytest.raises(ParamError) as info:
+        params.build(Ruled, {"dim": "10", "classes": "6"})
+    assert info.value.field == "dim"
+    assert str(info.value) == "'dim' must be at least 2 x 'classes'; got dim=10, classes=6."
+    with pytest.raises(ParamError, match="at least 2 x"):
+        params.validate(Ruled(dim=4, classes=3))
+    assert params.build(Ruled, {"dim": "12", "classes": "6"}) == Ruled(dim=12, classes=6)
+    assert "RULES" not in [s.name for s in params.specs(Ruled)]  # not a field
+
+
+def test_a_link_that_breaks_a_rule_falls_back_to_the_defaults_of_its_fields():
+    cfg, warnings = params.from_query(Ruled, {"dim": "4", "classes": "2"})
+    assert cfg == Ruled(dim=4, classes=2)  # holds: 4 >= 4
+    assert warnings == []
+    cfg, warnings = params.from_query(Ruled, {"dim": "4", "classes": "9"})
+    assert cfg == Ruled()
+    assert len(warnings) == 1 and warnings[0].startswith("'dim' must be at least 2 x")
+
+
+# --- a second Config under a prefix ---------------------------------------------------
+
+def test_a_prefixed_config_reads_and_writes_only_its_own_query_keys():
+    query = {"steps": "50", "m_steps": "7", "m_lr": "0.5", "other": "x"}
+    main, _ = params.from_query(Cfg, query)
+    second, _ = params.from_query(Cfg, query, prefix="m_")
+    assert (main.steps, main.lr) == (50, 0.03)
+    assert (second.steps, second.lr) == (7, 0.5)
+    assert params.to_query(second, prefix="m_") == {"m_steps": "7", "m_lr": "0.5"}
+    again, warnings = params.from_query(Cfg, params.to_query(second, prefix="m_"), prefix="m_")
+    assert again == second and warnings == []
+
+
+# --- values from outside: normalized, and shown literally -------------------------------
+
+@pytest.mark.parametrize("text", ["-0", "-0.0", "-0e5", " -0 "])
+def test_a_signed_zero_reaches_the_config_as_plain_zero(text):
+    cfg = params.build(Cfg, {"betas": f"{text},0.5"})
+    assert math.copysign(1.0, cfg.betas[0]) == 1.0
+    Zero = dataclasses.make_dataclass("Zero", [("noise", float, param(0.1, "n", low=0.0, high=1.0))],
+                                      frozen=True)
+    value = params.build(Zero, {"noise": text}).noise
+    assert value == 0.0 and math.copysign(1.0, value) == 1.0
+    assert params.format_value(value) == "0"
+
+
+@pytest.mark.parametrize("text", [
+    "![t](http://127.0.0.1:8699/track.png)", "[Claim your prize](http://127.0.0.1:8699/x)",
+    "<img src=x onerror=alert(1)>", ":red[alarm]", "a`b``c", "**bold**\nnext line",
+    "x" * 5000])
+def test_a_refused_value_is_quoted_as_a_literal_code_span(text):
+    _, warnings = params.from_query(Cfg, {"optimizer": text})
+    (warning,) = warnings
+    md = warning.markdown
+    assert md.startswith("'optimizer' must be one of sgd, adam; got `")
+    assert md.endswith("Using the default, adam.")
+    quoted = md[len("'optimizer' must be one of sgd, adam; got "):-len(". Using the default, adam.")]
+    fence = quoted[:len(quoted) - len(quoted.lstrip("`"))]
+    # one code span: opened and closed by the same fence, which occurs nowhere inside
+    assert quoted.endswith(fence) and fence not in quoted[len(fence):-len(fence)]
+    assert "\n" not in md
+    assert len(md) < 200  # a very long value is cut

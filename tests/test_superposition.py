@@ -1,11 +1,23 @@
-"""The superposition page's claims, with numbers (n=5 features, m=2 hidden units)."""
+"""The Superposition page: its science, AppTest and browser tests, in three sections in
+that order (n=5 features, m=2 hidden units)."""
 import numpy as np
 import pytest
 import torch
 
-from core import data, params, runs
-from core.experiments.superposition import Config, MemoryConfig, feature_geometry
+from core import data, engine, params
+from core.charts import superposition as charts
+from core.experiments.superposition import (RECOVERED, REPRESENTED, Config, MemoryConfig,
+                                            feature_geometry)
 from core.models import ToyModel
+from tests.apptest_support import (fresh_registry, metric, open_page,  # noqa: F401
+                                    run_until_ended)
+from tests.browser import browser_page, wait_charts
+
+
+# =============================================================================================
+# Science: the page's claims, with numbers
+# =============================================================================================
+
 
 SPARSITIES = (0.0, 0.7, 0.95, 0.99)
 
@@ -13,7 +25,7 @@ SPARSITIES = (0.0, 0.7, 0.95, 0.99)
 @pytest.fixture(scope="module")
 def sweep():
     torch.set_num_threads(1)
-    return runs.run_sync("superposition", Config(sparsities=SPARSITIES))
+    return engine.run_sync("superposition", Config(sparsities=SPARSITIES))
 
 
 def entry(run, sparsity):
@@ -64,8 +76,27 @@ def test_every_instance_streams_its_loss_and_it_falls(sweep):
     assert model["W"].shape == (len(SPARSITIES), 2, 5)
 
 
+def test_the_page_draws_the_geometry_the_run_sends(sweep):
+    geo, w = sweep.snapshots["model"]["geometry"], sweep.snapshots["model"]["W"]
+    for k, p in enumerate(sweep.summary["per_sparsity"]):
+        assert geo["n_represented"][k] == p["n_represented"]
+        assert geo["dimensionality"][k] == pytest.approx(p["dimensionality"], abs=0)
+        assert list(geo["represented"][k]) == [n > REPRESENTED for n in p["feature_norms"]]
+    counts = [p["n_represented"] for p in sweep.summary["per_sparsity"]]
+    assert geo["most_represented"] == max(counts) == 5
+    assert geo["represented_densest"] == counts[0] and geo["represented_sparsest"] == counts[-1]
+    frames = charts.superposition_frames(w, SPARSITIES, sweep.snapshots["setup"]["importance"],
+                                         geo)
+    dims = frames["dims"]
+    assert len(dims) == 5 * len(SPARSITIES)
+    assert (dims["represented"] == "represented").sum() == sum(counts)
+    assert sweep.snapshots["setup"]["instances"] == 3 * len(SPARSITIES)
+    losses = charts.instance_loss_frame(sweep.metrics, SPARSITIES)
+    assert losses["instance"].nunique() == 3 * len(SPARSITIES)
+
+
 def test_same_config_gives_the_same_summary(sweep):
-    again = runs.run_sync("superposition", Config(sparsities=SPARSITIES))
+    again = engine.run_sync("superposition", Config(sparsities=SPARSITIES))
     assert again.summary == sweep.summary
 
 
@@ -113,13 +144,21 @@ def test_bad_values_are_refused_with_the_field_named():
 
 
 def test_an_autoencoder_recovers_more_vectors_than_it_has_hidden_units():
-    run = runs.run_sync("autoencoder_memory", MemoryConfig())
+    run = engine.run_sync("autoencoder_memory", MemoryConfig())
     s = run.summary
     assert run.status == "done", run.error
     assert s["n_vectors"] == 8 and s["n_hidden"] == 2
     assert s["recovered"] > 2 * s["n_hidden"]  # at least 5 of 8 in 2 units
     assert s["recovered"] == sum(c >= 0.9 for c in s["cosine"])
     assert len(s["reconstruction_error"]) == 8
+    state = run.snapshots["memory"]
+    assert RECOVERED == 0.9 and state["n_recovered"] == s["recovered"]
+    assert list(state["recovered"]) == [c >= RECOVERED for c in s["cosine"]]
+    assert state["recovered_per_unit"] == s["recovered"] / 2
+    points, projected = charts.memory_points(state)
+    assert not projected and (points["status"] == "recovered").sum() == s["recovered"]
+    assert list(charts.memory_table(state)["non-zero entries"]) == list(
+        (run.snapshots["vectors"] > 0).sum(1))
     hidden = run.snapshots["memory"]["hidden"]
     assert hidden.shape == (8, 2)
     # recovered vectors sit at distinct directions in the hidden plane (a polygon)
@@ -130,7 +169,69 @@ def test_an_autoencoder_recovers_more_vectors_than_it_has_hidden_units():
 
 
 def test_crowding_the_plane_loses_vectors():
-    few = runs.run_sync("autoencoder_memory", MemoryConfig(n_vectors=6, steps=1000))
-    many = runs.run_sync("autoencoder_memory", MemoryConfig(n_vectors=20, steps=1000))
+    few = engine.run_sync("autoencoder_memory", MemoryConfig(n_vectors=6, steps=1000))
+    many = engine.run_sync("autoencoder_memory", MemoryConfig(n_vectors=20, steps=1000))
     assert few.summary["recovered"] >= 5
     assert many.summary["recovered"] / 20 < few.summary["recovered"] / 6
+
+
+# =============================================================================================
+# AppTest: the page through Streamlit's AppTest
+# =============================================================================================
+
+
+SP = "views/superposition.py"
+
+
+def test_superposition_page_draws_both_runs():
+    at = open_page(SP, query={"steps": "300", "sparsities": "0,0.95"})
+    assert at.text_input(key="sp.sparsities").value == "0,0.95"
+    # the other sliders hold their Config's defaults (a lookup by key raises when the key
+    # is missing: compare the values instead)
+    expected = {**{f"sp.{name}": getattr(Config(), name)
+                   for name in ("n_features", "n_hidden", "importance_decay")},
+                **{f"ae.{name}": getattr(MemoryConfig(), name)
+                   for name in ("n_vectors", "n_hidden", "sparsity")}}
+    assert {key: at.slider(key=key).value for key in expected} == pytest.approx(expected)
+    assert at.select_slider(key="sp.lr").value == pytest.approx(0.01)
+    run_until_ended(at)
+    assert len(at.success) == 2 and all("Done" in s.value for s in at.success)
+    # directions, norms, WᵀW, dimensionality, losses; hidden points, losses
+    assert len(at.get("vega_lite_chart")) == 7
+    assert metric(at, "Features / hidden units") == "5 / 2"
+    recovered, total = metric(at, "Recovered vectors").split(" of ")
+    assert total == "8" and int(recovered) > 2
+    table = at.dataframe[0].value
+    assert list(table["sparsity"]) == [0.0, 0.95]
+    assert len(at.get("download_button")) == 4
+
+
+def test_superposition_preset_and_bad_input():
+    at = open_page(SP, query={"steps": "100"})
+    at.button(key="sp.preset.Pentagon").click().run()
+    assert at.text_input(key="sp.sparsities").value == "0.9,0.95,0.99"
+    at.text_input(key="sp.sparsities").set_value("0.5, 2").run()
+    assert not at.exception
+    assert any("'sparsities' must be a comma-separated list of floats in [0, 0.999]" in e.value
+               for e in at.error)
+    # the memory section below keeps working
+    at.button(key="ae.preset.One hidden unit").click().run()
+    assert at.slider(key="ae.n_hidden").value == 1
+    run_until_ended(at)
+    assert any("Done" in s.value for s in at.success)
+
+
+# =============================================================================================
+# Browser: the page in a real Chromium against a real server
+# =============================================================================================
+
+
+def test_superposition_in_a_browser(server):
+    with browser_page() as page:
+        page.goto(f"{server.url}/superposition?steps=200&sparsities=0,0.9")
+        page.wait_for_function(
+            "() => document.querySelectorAll('[data-testid=\"stAlertContentSuccess\"]')"
+            ".length === 2", timeout=120_000)
+        wait_charts(page, 7)
+        assert page.get_by_text("Recovered vectors").count() == 1
+        assert page.locator('[data-testid="stException"]').count() == 0

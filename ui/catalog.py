@@ -6,11 +6,26 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class PageInfo:
+    """One page. Its file `views/<name>.py` gives its name, which is also its URL path
+    (`/<name>`); `experiments` are the runs it shows, the first one's Config owning the
+    link's plain query keys (the others sync under a prefix)."""
     section: str
     path: str
     title: str
     icon: str
     blurb: str
+    experiments: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return self.path.removeprefix("views/").removesuffix(".py")
+
+
+def here(view_file: str) -> PageInfo:
+    """The catalog entry of the page script `view_file` (its `__file__`): a page reads
+    its experiment names from here rather than spelling them again."""
+    name = view_file.replace("\\", "/").rsplit("/", 1)[-1].removesuffix(".py")
+    return next(p for p in PAGES if p.name == name)
 
 
 # The essay's order; the navigation and the home page list sections in this order.
@@ -21,36 +36,44 @@ PAGES = [
     PageInfo("Foundations", "views/gradient_descent.py", "Gradient descent & backprop",
              ":material/trending_down:",
              "Watch a small network bend its decision boundary as the loss falls, and follow "
-             "the chain rule through every number of a 2-2-1 net."),
+             "the chain rule through every number of a 2-2-1 net.",
+             experiments=("gradient_descent",)),
     PageInfo("Memorization", "views/memorization.py", "Overfitting & memorization",
              ":material/grid_view:",
              "A decision tree's bins beside a ReLU network's linear regions: both memorize "
-             "random labels, and regularization narrows the train-test gap."),
+             "random labels, and regularization narrows the train-test gap.",
+             experiments=("tree_bins", "relu_regions")),
     PageInfo("Memorization", "views/superposition.py", "Superposition",
              ":material/hub:",
              "Five features in two neurons: sparse features share directions as antipodal "
-             "pairs and a pentagon, and a tiny autoencoder stores more vectors than units."),
+             "pairs and a pentagon, and a tiny autoencoder stores more vectors than units.",
+             experiments=("superposition", "autoencoder_memory")),
     PageInfo("Memorization", "views/hopfield.py", "Hopfield memory",
              ":material/memory:",
              "Recall a pattern from a damaged cue: the classical net fills up near 0.138·N, "
-             "the modern softmax one stores far more."),
+             "the modern softmax one stores far more.",
+             experiments=("hopfield",)),
     PageInfo("Ensembles & regularization", "views/ensembles.py", "Ensembles & distillation",
              ":material/groups:",
              "Networks from different seeds learn different views of each class: their "
-             "ensemble sees both, and distilling it teaches one network the views it missed."),
+             "ensemble sees both, and distilling it teaches one network the views it missed.",
+             experiments=("ensemble_distillation",)),
     PageInfo("Ensembles & regularization", "views/dropout.py", "Dropout",
              ":material/visibility_off:",
              "Hide inputs and units at random while training: the train-test gap narrows "
-             "and a network hidden its favourite view learns the other one too."),
+             "and a network hidden its favourite view learns the other one too.",
+             experiments=("dropout",)),
     PageInfo("Generalization", "views/double_descent.py", "Memorization → generalization",
              ":material/show_chart:",
              "Small training sets are memorized point by point, large ones as features; "
              "in between the test loss peaks (double descent), and repeated examples get "
-             "memorized."),
+             "memorized.",
+             experiments=("double_descent", "repeated_data")),
     PageInfo("Generalization", "views/grokking.py", "Grokking",
              ":material/bolt:",
              "Modular addition: the training pairs are memorized within dozens of steps, the rule found "
-             "thousands of steps later as weight decay shrinks the weights."),
+             "thousands of steps later as weight decay shrinks the weights.",
+             experiments=("grokking",)),
 ]
 HOME = PageInfo("", "views/home.py", "Home", ":material/home:", "")
 

@@ -3,7 +3,9 @@
 Each widget's key is `<page>.<field>`. On a session's first visit to a page the values
 come from the URL's query parameters (bad ones are reported and replaced by defaults);
 afterwards the URL follows the controls, so the address bar always holds a link to the
-configuration on screen.
+configuration on screen. A page's first Config owns the query keys named like its
+fields; a second one owns `<prefix><field>` (e.g. `ae_steps`), so both are in the link.
+Values from a link are only ever shown as literal text (`params.literal`).
 """
 from __future__ import annotations
 
@@ -25,12 +27,12 @@ def _widget_value(spec: params.Spec, value: Any) -> Any:
     return params.format_value(value) if spec.kind.endswith("_list") else value
 
 
-def init_state(page: str, config_cls: type) -> None:
+def init_state(page: str, config_cls: type, prefix: str = "") -> None:
     """Fill the page's widget state once per session, from the URL where it has values."""
     flag = _key(page, "__ready")
     if st.session_state.get(flag):
         return
-    config, warnings = params.from_query(config_cls, dict(st.query_params))
+    config, warnings = params.from_query(config_cls, dict(st.query_params), prefix)
     for spec in params.specs(config_cls):
         st.session_state[_key(page, spec.name)] = _widget_value(spec, getattr(config, spec.name))
     st.session_state[_key(page, "__warnings")] = warnings
@@ -89,13 +91,15 @@ def widget(page: str, spec: params.Spec, container: Any = st) -> None:
 
 
 def controls(page: str, config_cls: type, layout: dict[str, list[str]] | None = None,
-             overrides: dict[str, Callable[[params.Spec, Any], None]] | None = None) -> Any | None:
+             overrides: dict[str, Callable[[params.Spec, Any], None]] | None = None,
+             prefix: str = "") -> Any | None:
     """Draw the page's controls and return the validated Config, or None (the reason shown).
 
     `layout` groups field names into labelled columns; fields it leaves out are drawn in
-    a last column. `overrides` draws a field with a page's own widget function.
+    a last column. `overrides` draws a field with a page's own widget function. `prefix`
+    names this Config's query keys in the share link (a page's second Config needs one).
     """
-    init_state(page, config_cls)
+    init_state(page, config_cls, prefix)
     notices = st.container()
     all_specs = {s.name: s for s in params.specs(config_cls)}
     groups = dict(layout or {"Settings": list(all_specs)})
@@ -114,29 +118,40 @@ def controls(page: str, config_cls: type, layout: dict[str, list[str]] | None = 
     try:
         config = params.build(config_cls, values)
     except params.ParamError as err:
-        notices.error(f"{err} The last valid run stays on screen.")
+        notices.error(f"{err.message.markdown} The last valid run stays on screen.")
         return None
     # A bad link's warnings stay until the user changes a control.
     warnings = st.session_state.get(_key(page, "__warnings"))
     if warnings and st.session_state.setdefault(_key(page, "__warned"), config) == config:
         for warning in warnings:
-            notices.warning(f"The link's configuration: {warning}")
+            notices.warning(f"The link's configuration: {warning.markdown}")
     elif warnings:
         st.session_state[_key(page, "__warnings")] = []
-    _sync_url(config)
+    _sync_url(config, prefix)
     return config
 
 
-def _sync_url(config: Any) -> None:
-    wanted = params.to_query(config)
-    current = {k: st.query_params[k] for k in st.query_params}
-    if current != wanted:
-        st.query_params.from_dict(wanted)
+def _owned(config_cls: type, prefix: str) -> set[str]:
+    return {prefix + s.name for s in params.specs(config_cls)}
+
+
+def _sync_url(config: Any, prefix: str = "") -> None:
+    """Write this Config's keys into the address bar, leaving every other key alone."""
+    wanted = params.to_query(config, prefix)
+    for key in _owned(type(config), prefix) - set(wanted):
+        if key in st.query_params:
+            del st.query_params[key]
+    for key, text in wanted.items():
+        if st.query_params.get(key) != text:
+            st.query_params[key] = text
 
 
 def share_link(config: Any) -> str:
+    """The page's URL with the query the address bar holds now: every Config of the page
+    that has synced so far (the link of a second Config includes the first's)."""
     base = (st.context.url or "").split("?")[0]
-    query = urlencode(params.to_query(config))
+    query = urlencode({k: st.query_params[k] for k in st.query_params}) if config is not None \
+        else ""
     return f"{base}?{query}" if query else base
 
 

@@ -8,22 +8,22 @@ from typing import Any, Callable
 import pandas as pd
 import streamlit as st
 
-from core import params, runs
+from core import engine, params
 from ui import controls
 
 LIVE_EVERY = 1.0  # seconds between redraws while a run trains
 FIRST_POINTS_EVERY = 0.4  # ... and while a started run waits for its first points
 
 
-def registry() -> runs.Registry:
-    return runs.default_registry()
+def registry() -> engine.Registry:
+    return engine.default_registry()
 
 
 def session_id() -> str:
     return st.session_state.setdefault("lab.session", uuid.uuid4().hex)
 
 
-def start(page: str, experiment: str, config: Any, force: bool = False) -> runs.Run | None:
+def start(page: str, experiment: str, config: Any, force: bool = False) -> engine.Run | None:
     """The page's run for `config`: an existing one when any session started it before.
 
     This slot of the page (one session may show several runs on a page, one per `page`
@@ -35,47 +35,74 @@ def start(page: str, experiment: str, config: Any, force: bool = False) -> runs.
     me = f"{session_id()}:{page}"
     slot = f"{page}.__run"
     shown = reg.get(st.session_state.get(slot, ""))
-    if not force and shown is not None and shown.config == config and \
-            (shown.cancelled or shown.status == runs.FAILED):
+    if not force and shown is not None and shown.config == config and (
+            shown.cancelled or shown.status == engine.FAILED or
+            st.session_state.get(f"{page}.__withdrawn") == shown.key):
         return shown  # keep showing how it ended (or is ending); Rerun trains it again
     try:
         run = reg.start(experiment, config, owner=me, force=force)
-    except runs.QueueFull as err:
-        st.error(f"Cannot start the run: {err}")
+    except (engine.QueueFull, engine.SessionBusy) as err:
+        left, right = st.columns([4, 1], vertical_alignment="center")
+        left.warning(f"This run cannot start now. {err}", icon=":material/hourglass_empty:")
+        right.button("Try again", key=f"{page}.retry", icon=":material/refresh:",
+                     width="stretch")
         return None
     previous = st.session_state.get(slot)
     if previous and previous != run.key and (old := reg.get(previous)) is not None:
         reg.release(old, me)
     st.session_state[slot] = run.key
+    st.session_state.pop(f"{page}.__withdrawn", None)
     return run
 
 
-def panel(view: runs.RunView, run: runs.Run, page: str, experiment: str) -> None:
+def withdraw(run: engine.Run, page: str | None = None) -> None:
+    """Cancel, for this visitor: the run stops unless another visitor watches it too.
+    Every slot of this visitor's pages that showed it stops claiming it (`page` None:
+    from the sidebar)."""
+    reg, me = registry(), session_id()
+    slots = {o.split(":", 1)[1] for o in reg.owners(run) if o.startswith(me + ":")}
+    reg.withdraw(run, me)
+    for slot in slots | ({page} if page else set()):
+        st.session_state[f"{slot}.__withdrawn"] = run.key
+
+
+def watch_again(page: str) -> None:
+    st.session_state.pop(f"{page}.__withdrawn", None)
+
+
+def panel(view: engine.RunView, run: engine.Run, page: str, experiment: str) -> None:
     """Status, progress, queue position, cancel and rerun."""
+    withdrawn = st.session_state.get(f"{page}.__withdrawn") == view.key and view.active
     left, right = st.columns([3, 1], vertical_alignment="center")
     with left:
-        if view.status == runs.QUEUED:
+        if withdrawn:
+            st.info("You cancelled this run, but another visitor's page is showing it, so "
+                    "it goes on training for them.", icon=":material/cancel:")
+        elif view.status == engine.QUEUED:
             st.info(f"Waiting for a free worker: position {view.queue_position or '?'} in "
                     "the queue.", icon=":material/hourglass_top:")
-        elif view.status == runs.RUNNING:
+        elif view.status == engine.RUNNING:
             total = view.total or 0
             st.progress(view.progress, text=f"Training on {view.device}: step {view.step:,} "
                                              f"of {total:,} · {view.elapsed:.1f} s")
-        elif view.status == runs.DONE:
+        elif view.status == engine.DONE:
             source = " (from the cache: this configuration was trained before)" \
                 if view.from_cache else ""
             st.success(f"Done: {view.step:,} steps in {view.elapsed:.1f} s{source}.",
                        icon=":material/check_circle:")
-        elif view.status == runs.DIVERGED:
+        elif view.status == engine.DIVERGED:
             st.warning(view.error or "Training diverged.", icon=":material/warning:")
-        elif view.status == runs.CANCELLED:
+        elif view.status == engine.CANCELLED:
             st.info("Cancelled. Press Rerun to train this configuration again.",
                     icon=":material/cancel:")
         else:
             st.error(f"The run failed: {view.error}", icon=":material/error:")
     with right:
-        if view.active:
-            st.button("Cancel", key=f"{page}.cancel", on_click=run.cancel,
+        if withdrawn:
+            st.button("Watch again", key=f"{page}.watch", on_click=watch_again,
+                      args=(page,), icon=":material/visibility:", width="stretch")
+        elif view.active:
+            st.button("Cancel", key=f"{page}.cancel", on_click=withdraw, args=(run, page),
                       icon=":material/stop:", width="stretch")
         else:
             st.button("Rerun", key=f"{page}.rerun", on_click=start,
@@ -84,14 +111,14 @@ def panel(view: runs.RunView, run: runs.Run, page: str, experiment: str) -> None
                       icon=":material/replay:", width="stretch")
 
 
-def live(run: runs.Run, draw: Callable[[runs.RunView], None], page: str,
+def live(run: engine.Run, draw: Callable[[engine.RunView], None], page: str,
          experiment: str) -> None:
     """Draw the run panel and the page's views; redraw every LIVE_EVERY seconds while the
     run is queued or training, and stop redrawing once it has ended."""
     first = run.view()
     # Until the first points arrive, look often (they come within a second or so of the
     # start); then redraw at the calmer pace. None: the run has ended, stop the timer.
-    waiting = first.status == runs.RUNNING and not first.metrics
+    waiting = first.status == engine.RUNNING and not first.metrics
     every = None if not first.active else (FIRST_POINTS_EVERY if waiting else LIVE_EVERY)
 
     @st.fragment(run_every=every)
@@ -107,7 +134,7 @@ def live(run: runs.Run, draw: Callable[[runs.RunView], None], page: str,
 
 
 def show(page: str, experiment: str, config: Any,
-         draw: Callable[[runs.RunView], None]) -> runs.Run | None:
+         draw: Callable[[engine.RunView], None]) -> engine.Run | None:
     """A page's usual run section: the terminal line and share link, then the run itself
     with its panel and live views."""
     left, right = st.columns([4, 1])
@@ -120,7 +147,7 @@ def show(page: str, experiment: str, config: Any,
     return run
 
 
-def metrics_frame(view: runs.RunView) -> pd.DataFrame:
+def metrics_frame(view: engine.RunView) -> pd.DataFrame:
     rows = [pd.DataFrame({"step": s, "metric": name, "value": v})
             for name, (s, v) in view.metrics.items()]
     if not rows:
@@ -128,7 +155,7 @@ def metrics_frame(view: runs.RunView) -> pd.DataFrame:
     return pd.concat(rows, ignore_index=True)
 
 
-def downloads(view: runs.RunView, page: str) -> None:
+def downloads(view: engine.RunView, page: str) -> None:
     """The run's metrics as CSV (long form) and its summary as JSON."""
     if view.active:
         return

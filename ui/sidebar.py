@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui.run_panel import registry
+from ui.run_panel import registry, session_id, withdraw
 
 
 def render() -> None:
@@ -16,11 +16,15 @@ def render() -> None:
 
 @st.fragment(run_every=2.0)
 def _active_runs() -> None:
-    active = registry().active_runs()
+    """This visitor's runs (other visitors' runs are theirs to cancel)."""
+    reg = registry()
+    active = reg.session_runs(session_id())
+    others = len(reg.active_runs()) - len(active)
     if not active:
-        st.caption("No run is training.")
+        st.caption("None of your runs is training." + (
+            f" Other visitors have {others} queued or training." if others > 0 else ""))
         return
-    st.markdown("**Runs in progress**")
+    st.markdown("**Your runs in progress**")
     for run in active:
         view = run.view()
         label = (f"queued #{view.queue_position}" if view.status == "queued"
@@ -28,4 +32,5 @@ def _active_runs() -> None:
         left, right = st.columns([3, 1], vertical_alignment="center")
         left.caption(f"{run.experiment.title} · {label}")
         right.button("", key=f"sidebar.cancel.{run.key}", icon=":material/stop:",
-                     help="Cancel this run", on_click=run.cancel)
+                     help="Cancel this run (it goes on if another visitor watches it)",
+                     on_click=withdraw, args=(run,))

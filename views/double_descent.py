@@ -1,14 +1,12 @@
-import altair as alt
-import numpy as np
-import pandas as pd
 import streamlit as st
 
-from core import charts, params, runs
-from core.experiments.double_descent import Config, RepeatConfig
-from ui import controls, run_panel
+from core import engine
+from core.charts import double_descent as charts
+from core.experiments.double_descent import TOP, Config, RepeatConfig
+from ui import catalog, controls, run_panel
 
-PAGE, EXPERIMENT = "dd", "double_descent"
-REPEAT_PAGE, REPEATED = "rep", "repeated_data"
+PAGE, REPEAT_PAGE = "dd", "rep"
+EXPERIMENT, REPEATED = catalog.here(__file__).experiments
 
 st.title("Memorization → generalization: double descent")
 st.markdown(
@@ -50,47 +48,20 @@ with st.expander("Settings", expanded=True):
     })
 
 
-def sweep_frames(sweep: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
-    sizes = sweep["train_sizes"]
-    losses = pd.concat([pd.DataFrame({"train_size": sizes, "series": name,
-                                      "value": sweep[f"{name}_loss"]})
-                        for name in ("train", "test")], ignore_index=True)
-    dims = pd.concat([
-        pd.DataFrame({"train_size": sizes, "series": "data points W x_t",
-                      "value": sweep["data_top_dimensionality"]}),
-        pd.DataFrame({"train_size": sizes, "series": "features W_i",
-                      "value": sweep["feature_top_dimensionality"]})], ignore_index=True)
-    return losses, dims
-
-
-def peak_of(sizes: list, test: list) -> int | None:
-    if len(sizes) < 3:
-        return None
-    inner = range(1, len(sizes) - 1)
-    return sizes[max(inner, key=lambda i: test[i])]
-
-
-def vector_frame(v: np.ndarray, dims: np.ndarray, kind) -> pd.DataFrame:
-    v = np.asarray(v)
-    if v.shape[1] == 1:
-        v = np.c_[v, np.zeros(len(v))]
-    return pd.DataFrame({"x": v[:, 0], "y": v[:, 1], "kind": kind, "dim": np.asarray(dims)})
-
-
-def draw(view: runs.RunView) -> None:
+def draw(view: engine.RunView) -> None:
     sweep = view.snapshots.get("sweep")
     if not sweep:
         st.caption("Training the first training-set size...")
         return
     sizes = [int(t) for t in sweep["train_sizes"]]
     test = list(sweep["test_loss"])
-    finished = not view.active
-    peak = peak_of(sizes, test) if finished else None  # a peak so far can still move
+    # the experiment's peak, once every size is done (a peak so far can still move)
+    peak = (view.summary or {}).get("peak_train_size") if not view.active else None
     cols = st.columns(4)
     cols[0].metric("Sizes done", f"{len(sizes)} of {len(set(view.config.train_sizes))}")
     cols[1].metric("Peak at T", peak if peak is not None else "–",
-                   help="The interior T with the highest test loss (marked once every "
-                        "size is done)")
+                   help="The interior T with the highest test loss (with fewer than three "
+                        "sizes, the highest of them; marked once every size is done)")
     cols[2].metric("Test loss at the peak", f"{test[sizes.index(peak)]:.2f}" if peak else "–")
     cols[3].metric("Test loss at the largest T", f"{test[-1]:.2f}")
 
@@ -100,8 +71,8 @@ def draw(view: runs.RunView) -> None:
     chosen = st.select_slider("Look inside the model trained on T examples", sizes, key=key) \
         if len(sizes) > 1 else sizes[0]
 
-    losses, dims = sweep_frames(sweep)
-    domain = [min(view.config.train_sizes) / 1.3, max(view.config.train_sizes) * 1.3]
+    losses, dims = charts.sweep_frames(sweep)
+    domain = charts.size_domain(view.config.train_sizes)
     st.altair_chart(charts.double_descent_curve(
         losses, peak, chosen, "Train and test loss against the training-set size", domain),
         width="stretch")
@@ -112,19 +83,14 @@ def draw(view: runs.RunView) -> None:
 
     geo = view.snapshots.get("geometry", {}).get(str(chosen))
     if geo is not None:
-        hidden, w = np.asarray(geo["hidden"]), np.asarray(geo["W"])
-        d_data, d_feat = np.asarray(geo["data_dims"]), np.asarray(geo["feature_dims"])
         left, right = st.columns(2)
-        left.altair_chart(charts.plane_vectors(
-            vector_frame(hidden, d_data, "training example"),
-            f"Training examples W x_t, T = {chosen}",
-            f"sum of the 10 largest D: {charts_top(d_data):.2f}",
-            colors=alt_scale("training example", "#ff7f0e")), width="content")
-        right.altair_chart(charts.plane_vectors(
-            vector_frame(w.T, d_feat, "feature"),
+        left.altair_chart(charts.example_plane(
+            charts.example_vectors(geo), f"Training examples W x_t, T = {chosen}",
+            f"sum of the {TOP} largest D: {float(geo['data_top']):.2f}"), width="content")
+        right.altair_chart(charts.feature_plane(
+            charts.feature_vectors(geo["W"], geo["feature_dims"]),
             f"Feature columns W_i, T = {chosen}",
-            f"sum of the 10 largest D: {charts_top(d_feat):.2f}",
-            colors=alt_scale("feature", "#2ca02c")), width="content")
+            f"sum of the {TOP} largest D: {float(geo['feature_top']):.2f}"), width="content")
         st.caption("Both plots are the same two hidden units. A dot's size is that "
                    "vector's dimensionality D = ‖v‖² / Σ_j (v̂·v_j)², the share of a hidden "
                    "dimension it has to itself (1: a whole dimension; 1/5: one corner of a "
@@ -133,18 +99,10 @@ def draw(view: runs.RunView) -> None:
     st.altair_chart(charts.dimensionality_vs_size(
         dims, "Who owns the hidden dimensions: data points or features?", domain),
         width="stretch")
-    st.caption("The sum of the 10 largest per-vector dimensionalities. The plain sum over "
+    st.caption(f"The sum of the {TOP} largest per-vector dimensionalities. The plain sum over "
                "all vectors is about m = 2 at every T (it always adds up to the dimensions "
                "used), so it cannot show the change; the top few vectors can.")
     run_panel.downloads(view, PAGE)
-
-
-def charts_top(d: np.ndarray) -> float:
-    return float(np.sort(d)[::-1][:10].sum())
-
-
-def alt_scale(name: str, color: str) -> alt.Scale:
-    return alt.Scale(domain=[name], range=[color])
 
 
 if config is not None:
@@ -172,33 +130,7 @@ controls.presets(REPEAT_PAGE, RepeatConfig, {
 })
 
 
-def repeat_controls() -> RepeatConfig | None:
-    """This section's controls: kept in the session but not in the URL (the URL holds
-    the sweep's Config above)."""
-    ready = f"{REPEAT_PAGE}.__ready"
-    if not st.session_state.get(ready):
-        controls.set_values(REPEAT_PAGE, RepeatConfig, {})
-        st.session_state[ready] = True
-    by_name = {s.name: s for s in params.specs(RepeatConfig)}
-    groups = [["n_features", "n_hidden", "sparsity", "train_size"],
-              ["n_repeated", "repeat_count"], ["steps", "lr", "weight_decay", "seed"]]
-    for column, names in zip(st.columns(len(groups)), groups):
-        for name in names:
-            controls.widget(REPEAT_PAGE, by_name[name], column)
-    values = {n: st.session_state[f"{REPEAT_PAGE}.{n}"] for n in by_name}
-    try:
-        built = params.build(RepeatConfig, values)
-    except params.ParamError as err:
-        st.error(f"{err} The last valid run stays on screen.")
-        return None
-    if built.n_repeated * built.repeat_count >= built.train_size:
-        st.error("The copies (repeated examples × copies) must leave room for unique "
-                 "examples: make them fewer than the training examples.")
-        return None
-    return built
-
-
-def draw_repeat(view: runs.RunView) -> None:
+def draw_repeat(view: engine.RunView) -> None:
     state, s = view.snapshots.get("repeat"), view.summary
     if state is None or not s:
         st.caption("Training the run with repetition and the one without...")
@@ -208,40 +140,28 @@ def draw_repeat(view: runs.RunView) -> None:
     cols[0].metric("Test loss, no repetition", f"{without:.3f}")
     cols[1].metric("Test loss, with repetition", f"{with_r:.3f}",
                    delta=f"{with_r - without:+.3f}", delta_color="inverse")
-    cols[2].metric("D of a repeated example", f"{np.mean(s['repeated_dimensionality']):.2f}",
+    cols[2].metric("D of a repeated example", f"{s['repeated_dimensionality_mean']:.2f}",
                    help="Mean over the repeated examples; copies of one example share its "
                         "dimensionality, so it is summed over the copies")
     cols[3].metric("D of a unique example", f"{s['unique_dimensionality_mean']:.4f}")
-    is_copy = np.asarray(state["is_copy"]).astype(bool)
-    hidden = np.asarray(state["hidden"])
-    d = np.asarray(state["data_dims"])
-    first = np.r_[True, np.any(np.diff(hidden, axis=0) != 0, axis=1)]  # one dot per copy group
-    keep = ~is_copy | first
-    frame = vector_frame(hidden[keep], np.minimum(d[keep] * np.where(
-        is_copy[keep], view.config.repeat_count, 1), 1.0),
-        np.where(is_copy[keep], "repeated example", "unique example"))
-    colors = alt.Scale(domain=["repeated example", "unique example"],
-                       range=["#d62728", "#9ecae1"])
     left, right = st.columns(2)
     left.altair_chart(charts.plane_vectors(
-        frame, "Training examples W x_t, with repetition",
+        charts.repeated_vectors(state), "Training examples W x_t, with repetition",
         "red: repeated (one dot each); blue: unique",
-        colors=colors), width="content")
-    right.altair_chart(charts.loss_bars(pd.DataFrame({
-        "run": ["no repetition", "with repetition"], "value": [without, with_r]}),
+        colors=charts.REPEAT_COLORS), width="content")
+    right.altair_chart(charts.loss_bars(
+        {"no repetition": without, "with repetition": with_r},
         "Test loss on fresh examples", height=340), width="stretch")
-    green = alt.Scale(domain=["feature"], range=["#2ca02c"])
+    top = s["feature_top_dimensionality"]
     left, right = st.columns(2)
-    left.altair_chart(charts.plane_vectors(
-        vector_frame(np.asarray(state["baseline_W"]).T, state["baseline_feature_dims"],
-                     "feature"), "Feature columns W_i, no repetition",
-        f"sum of the 10 largest D: {charts_top(np.asarray(state['baseline_feature_dims'])):.2f}",
-        colors=green), width="content")
-    right.altair_chart(charts.plane_vectors(
-        vector_frame(np.asarray(state["W"]).T, state["feature_dims"], "feature"),
+    left.altair_chart(charts.feature_plane(
+        charts.feature_vectors(state["baseline_W"], state["baseline_feature_dims"]),
+        "Feature columns W_i, no repetition",
+        f"sum of the {TOP} largest D: {top['without_repetition']:.2f}"), width="content")
+    right.altair_chart(charts.feature_plane(
+        charts.feature_vectors(state["W"], state["feature_dims"]),
         "Feature columns W_i, with repetition",
-        f"sum of the 10 largest D: {charts_top(np.asarray(state['feature_dims'])):.2f}",
-        colors=green), width="content")
+        f"sum of the {TOP} largest D: {top['with_repetition']:.2f}"), width="content")
     st.caption("The repeated examples sit far out on their own directions: the model "
                "memorized them. The unique examples' points stay short and crowded. The "
                "dimensions the repeated examples took are missing from the features: "
@@ -249,9 +169,10 @@ def draw_repeat(view: runs.RunView) -> None:
     run_panel.downloads(view, REPEAT_PAGE)
 
 
-repeat_config = repeat_controls()
+repeat_config = controls.controls(REPEAT_PAGE, RepeatConfig, layout={
+    "Model and data": ["n_features", "n_hidden", "sparsity", "train_size"],
+    "Repetition": ["n_repeated", "repeat_count"],
+    "Training": ["steps", "lr", "weight_decay", "seed"],
+}, prefix="rep_")
 if repeat_config is not None:
-    st.caption(f"Reproduce from a terminal: `{run_panel.cli_line(REPEATED, repeat_config)}`")
-    repeat_run = run_panel.start(REPEAT_PAGE, REPEATED, repeat_config)
-    if repeat_run is not None:
-        run_panel.live(repeat_run, draw_repeat, REPEAT_PAGE, REPEATED)
+    run_panel.show(REPEAT_PAGE, REPEATED, repeat_config, draw_repeat)

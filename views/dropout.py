@@ -1,12 +1,12 @@
-import numpy as np
-import pandas as pd
 import streamlit as st
 
-from core import charts, runs
+from core import engine
+from core.charts import base, dropout as charts
 from core.experiments.dropout import SUBNETWORKS, Config
-from ui import controls, run_panel
+from ui import catalog, controls, run_panel
 
-PAGE, EXPERIMENT = "do", "dropout"
+PAGE = "do"
+(EXPERIMENT,) = catalog.here(__file__).experiments
 
 st.title("Dropout as feature hiding")
 st.markdown(
@@ -46,14 +46,7 @@ with st.expander("Settings", expanded=True):
     })
 
 
-def reliance_frame(drop: np.ndarray) -> pd.DataFrame:
-    return pd.DataFrame([{"network": name, "class": j, "view": f"view {v + 1}",
-                          "drop": float(drop[i, j, v])}
-                         for i, name in enumerate(("without dropout", "with dropout"))
-                         for j in range(drop.shape[1]) for v in range(2)])
-
-
-def draw(view: runs.RunView) -> None:
+def draw(view: engine.RunView) -> None:
     m = view.metrics
     if not m:
         st.caption("The first steps are on their way...")
@@ -65,9 +58,8 @@ def draw(view: runs.RunView) -> None:
     st.subheader("Digits: a narrower train–test gap")
     cols = st.columns(4)
     for col, name in zip(cols[:2], ("without", "with")):
-        if f"digits_train_{name}" in last:
-            gap = last[f"digits_train_{name}"] - last[f"digits_test_{name}"]
-            col.metric(f"Gap {name} dropout", f"{gap:.1%}",
+        if f"digits_gap_{name}" in last:
+            col.metric(f"Gap {name} dropout", f"{last[f'digits_gap_{name}']:.1%}",
                        help="Train accuracy minus test accuracy, dropout off.")
     digits = summary.get("digits")
     if digits:
@@ -80,11 +72,12 @@ def draw(view: runs.RunView) -> None:
                             "is measured with dropout off, as it should be.")
     left, right = st.columns(2)
     for col, name in ((left, "without"), (right, "with")):
-        col.altair_chart(charts.curves_legend_below(
-            charts.metrics_long(m, {f"digits_train_{name}": "train",
-                                    f"digits_test_{name}": "test"}),
+        col.altair_chart(base.curves_legend_below(
+            base.metrics_long(m, {f"digits_train_{name}": "train",
+                                  f"digits_test_{name}": "test"}),
             f"Digits accuracy {name} dropout", "accuracy", height=320))
-    st.caption(f"{cfg.n_train} training images, {1797 - cfg.n_train} test; an MLP with "
+    sizes = view.snapshots["digits_setup"]  # sent before the first metrics
+    st.caption(f"{sizes['n_train']} training images, {sizes['n_test']} test; an MLP with "
                f"{cfg.width} hidden units. Both reach ~100% on the training set; the "
                "dropout one ends a little closer to its training accuracy on the test set.")
 
@@ -101,12 +94,8 @@ def draw(view: runs.RunView) -> None:
                        f"{mv['with_dropout']['views_learned_per_class']:.1f} of 2")
     left, right = st.columns(2)
     for col, name in ((left, "without"), (right, "with")):
-        frame = charts.metrics_long(m, {f"mv_train_{name}": "train",
-                                        f"mv_multi_view_{name}": "test, multi-view",
-                                        f"mv_single_view_{name}": "test, single-view"})
-        frame["step"] -= cfg.steps  # the run logs the multi-view phase after the digits
-        col.altair_chart(charts.curves_legend_below(
-            frame, f"Multi-view accuracy {name} patch dropout", "accuracy", height=320,
+        col.altair_chart(base.curves_legend_below(
+            charts.multiview_frame(m, name, cfg.steps), f"Multi-view accuracy {name} patch dropout", "accuracy", height=320,
             columns=3))
     st.caption("Each network stops once it fits its training batch (with its patches "
                "hidden, for the dropout one). Without dropout it fits with one view per "
@@ -114,7 +103,7 @@ def draw(view: runs.RunView) -> None:
     reliance = view.snapshots.get("reliance")
     if reliance is not None:
         st.altair_chart(charts.reliance_bars(
-            reliance_frame(np.asarray(reliance["drop"])),
+            charts.reliance_frame(reliance["drop"]),
             "How much each network relies on each view: accuracy lost when it is removed"),
             width="content")
         st.caption("Multi-view test examples with one view of their class erased from "
@@ -127,12 +116,9 @@ def draw(view: runs.RunView) -> None:
     if dis is not None and digits and None not in (digits["subnetworks"]["on_correct"],
                                                    digits["subnetworks"]["on_wrong"]):
         sub = digits["subnetworks"]
-        frame = pd.DataFrame({"disagreement": np.asarray(dis["disagreement"]),
-                              "prediction": np.where(np.asarray(dis["correct"]), "right",
-                                                     "wrong")})
         left, right = st.columns([3, 2])
         left.altair_chart(charts.disagreement_histogram(
-            frame, f"{SUBNETWORKS} sampled sub-networks on the digits test set"))
+            charts.disagreement_frame(dis), f"{SUBNETWORKS} sampled sub-networks on the digits test set"))
         right.markdown(
             f"Each sub-network is the dropout network with one random mask left on. "
             f"On a test point the full network gets **right**, "

@@ -1,12 +1,12 @@
-import numpy as np
-import pandas as pd
 import streamlit as st
 
-from core import charts, runs
+from core import engine
+from core.charts import base, ensembles as charts
 from core.experiments.ensembles import LEARNED, Config
-from ui import controls, run_panel
+from ui import catalog, controls, run_panel
 
-PAGE, EXPERIMENT = "ens", "ensemble_distillation"
+PAGE = "ens"
+(EXPERIMENT,) = catalog.here(__file__).experiments
 
 st.title("Ensembles & distillation")
 st.markdown(
@@ -54,30 +54,7 @@ with st.expander("Settings", expanded=True):
                                     "rf_projections"],
     })
 
-ORDER = list(charts.MODEL_KIND_LABELS)
-STUDENTS = ("distilled", "self_distilled", "hard_label_control")
-
-
-def results_frame(models: dict) -> pd.DataFrame:
-    rows = []
-    for kind, accs in models.items():
-        for key, label in (("multi_view_accuracy", "multi-view"),
-                           ("single_view_accuracy", "single-view"), ("accuracy", "all")):
-            if accs.get(key) is not None and (key != "accuracy" or len(accs) == 1):
-                rows.append({"model": charts.MODEL_KIND_LABELS[kind],
-                             "order": ORDER.index(kind), "test_set": label,
-                             "accuracy": accs[key]})
-    return pd.DataFrame(rows)
-
-
-def view_frame(acc: np.ndarray) -> pd.DataFrame:
-    k, classes = acc.shape[0], acc.shape[1]
-    return pd.DataFrame([{"panel": f"network {i + 1}", "order": i, "class": j,
-                          "view": f"view {v + 1}", "accuracy": float(acc[i, j, v])}
-                         for i in range(k) for j in range(classes) for v in range(2)])
-
-
-def draw(view: runs.RunView) -> None:
+def draw(view: engine.RunView) -> None:
     m = view.metrics
     if not m:
         st.caption("The first steps are on their way...")
@@ -106,16 +83,14 @@ def draw(view: runs.RunView) -> None:
     if models:
         left, right = st.columns(2)
         left.altair_chart(charts.model_accuracy_bars(
-            results_frame(models), "Test accuracy of each kind of model"))
+            charts.results_frame(models), "Test accuracy of each kind of model"))
         left.caption("Individual: the mean of the networks. Ensemble: their averaged "
                      "logits. Distilled: a fresh network trained on the ensemble's soft "
                      "labels; self-distilled: on network 1's. Equal-budget control: a "
                      "fresh network on hard labels for as many steps as the students."
                      if not gm else "On the Gaussian mixture there are no views, so one "
                      "accuracy per model.")
-        table = pd.DataFrame([{"model": charts.MODEL_KIND_LABELS[k],
-                               **{c.replace("_accuracy", "").replace("_", "-"): v
-                                  for c, v in a.items()}} for k, a in models.items()])
+        table = charts.results_table(models)
         right.dataframe(table, hide_index=True, column_config={
             c: st.column_config.NumberColumn(format="%.3f") for c in table.columns[1:]})
         if not gm:
@@ -125,10 +100,9 @@ def draw(view: runs.RunView) -> None:
 
     views = view.snapshots.get("views")
     if views is not None:
-        acc = np.asarray(views["accuracy"])
         split = summary.get("classes_split_between_models")
         st.altair_chart(charts.view_heatmaps(
-            view_frame(acc), "Which view of each class each network learned",
+            charts.view_frame(views["accuracy"]), "Which view of each class each network learned",
             subtitle="accuracy on probe examples showing only that view"), width="content")
         st.caption(f"A dark cell: the network recognizes the class from that view alone "
                    f"(≥ {LEARNED:.0%} counts as learned). Most networks have one dark cell "
@@ -137,22 +111,16 @@ def draw(view: runs.RunView) -> None:
                               "only view 1 and another only view 2." if split is not None
                               else ""))
 
-    measure_key = "accuracy" if gm else "single_view"
-    series = {f"individual_{measure_key}": "individual (mean)",
-              f"ensemble_{measure_key}": "ensemble",
-              **{f"{s}_{measure_key}": charts.MODEL_KIND_LABELS[s] for s in STUDENTS}}
     left, right = st.columns(2)
-    left.altair_chart(charts.curves_legend_below(
-        charts.metrics_long(m, series),
+    left.altair_chart(base.curves_legend_below(
+        base.metrics_long(m, charts.accuracy_series("accuracy" if gm else "single_view")),
         "Test accuracy while training" + ("" if gm else " (single-view examples)"),
         "test accuracy", height=380, columns=3))
     left.caption(f"Steps 1–{cfg.steps}: the individual networks (all at once, one batched "
                  f"model); then the three students, {cfg.student_steps} steps.")
-    losses = {f"loss_{i}": f"network {i + 1}" for i in range(cfg.n_models)}
-    losses.update({f"loss_{s}": charts.MODEL_KIND_LABELS[s] for s in STUDENTS})
-    right.altair_chart(charts.curves_legend_below(charts.metrics_long(m, losses),
-                                                  "Training loss", "loss (log scale)",
-                                                  log_y=True, height=380, columns=3))
+    right.altair_chart(base.curves_legend_below(
+        base.metrics_long(m, charts.loss_series(cfg.n_models)), "Training loss",
+        "loss (log scale)", log_y=True, height=380, columns=3))
     right.caption("Each network stops once it classifies every training example "
                   "(a flat end). Students' distillation losses are KL divergences × τ².")
     run_panel.downloads(view, PAGE)

@@ -1,11 +1,12 @@
-import pandas as pd
 import streamlit as st
 
-from core import backprop, charts, data, runs
+from core import backprop, data, engine
+from core.charts import base, gradient_descent as charts
 from core.experiments.gradient_descent import Config
-from ui import controls, run_panel
+from ui import catalog, controls, run_panel
 
-PAGE, EXPERIMENT = "gd", "gradient_descent"
+PAGE = "gd"
+(EXPERIMENT,) = catalog.here(__file__).experiments
 
 st.title("Gradient descent & backpropagation")
 st.markdown(
@@ -44,7 +45,7 @@ with st.expander("Settings", expanded=True):
     })
 
 
-def draw(view: runs.RunView) -> None:
+def draw(view: engine.RunView) -> None:
     m = view.metrics
     if not m:
         st.caption("The first steps are on their way...")
@@ -57,34 +58,33 @@ def draw(view: runs.RunView) -> None:
     cols[3].metric("Test accuracy", f"{last['test_accuracy']:.1%}")
 
     left, right = st.columns(2)
-    left.altair_chart(charts.curves(
-        charts.metrics_long(m, {"train_loss": "train", "test_loss": "test"}),
+    left.altair_chart(base.curves(
+        base.metrics_long(m, {"train_loss": "train", "test_loss": "test"}),
         "Loss", "loss (log scale)", log_y=True))
-    right.altair_chart(charts.curves(
-        charts.metrics_long(m, {"train_accuracy": "train", "test_accuracy": "test"}),
+    right.altair_chart(base.curves(
+        base.metrics_long(m, {"train_accuracy": "train", "test_accuracy": "test"}),
         "Accuracy", "accuracy"))
 
     snaps = view.snapshots
     if "data" in snaps and "boundary" in snaps:
         d, b = snaps["data"], snaps["boundary"]
-        points = charts.points_frame(d["x"], d["label"], d["split"])
+        points = base.points_frame(d["x"], d["label"], d["split"])
         left, right = st.columns(2)
         left.altair_chart(charts.decision_boundary(
             b["xs"], b["ys"], b["prob"], points,
             f"Decision boundary at step {int(b['step']):,}"))
         if "embedding" in snaps:
             e = snaps["embedding"]
-            emb = charts.points_frame(e["xy"], d["label"], d["split"])
+            emb = base.points_frame(e["xy"], d["label"], d["split"])
             ev = e["explained"]
-            right.altair_chart(charts.scatter(
+            right.altair_chart(base.scatter(
                 emb, f"Last hidden layer, PCA to 2D, step {int(e['step']):,}",
                 f"PC1 ({ev[0]:.0%} of variance)", f"PC2 ({ev[1]:.0%})"))
         else:
             right.info("A linear model has no hidden layer, so there are no embeddings "
                        "to show.")
 
-    grads = {k: f"layer {k.rsplit('layer', 1)[1]}" for k in m if k.startswith("grad_norm")}
-    st.altair_chart(charts.curves(charts.metrics_long(m, grads),
+    st.altair_chart(base.curves(base.metrics_long(m, charts.gradient_norm_names(m)),
                                   "Gradient norm of each layer's weights", "‖∇W‖ (log scale)",
                                   log_y=True, height=260))
     st.caption("Layer 1 is next to the input. Vanishing gradients show up as lines sinking "
@@ -119,9 +119,9 @@ x, y = split.x_train[index].astype(float), float(split.y_train[index])
 result = backprop.chain_rule(weights, x, y, cfg.activation, cfg.loss)
 
 st.markdown(f"**Forward pass** for x = ({x[0]:.3f}, {x[1]:.3f}), label y = {int(y)}")
-st.dataframe(pd.DataFrame(result["forward"]), hide_index=True)
+st.dataframe(charts.forward_table(result), hide_index=True)
 st.markdown("**Backward pass**: each gradient as a product of local derivatives")
-st.dataframe(pd.DataFrame(result["gradients"]), hide_index=True, column_config={
+st.dataframe(charts.gradient_table(result), hide_index=True, column_config={
     "value": st.column_config.NumberColumn(format="%.5f"),
     "by hand": st.column_config.NumberColumn(format="%.8f"),
     "autograd": st.column_config.NumberColumn(format="%.8f"),
@@ -143,7 +143,4 @@ if last := st.session_state.get("gd.tiny.last"):
     st.markdown(f"**The last step** (lr = {lr:g}): every weight moved by −lr × gradient; "
                 f"the loss on this point went from **{loss_before:.5f}** to "
                 f"**{loss_after:.5f}** ({loss_after - loss_before:+.5f}).")
-    st.dataframe(pd.DataFrame({
-        "weight": list(before), "before": list(before.values()),
-        "gradient": [grads[k] for k in before], "−lr × gradient": [-lr * grads[k] for k in before],
-        "after": [after[k] for k in before]}), hide_index=True)
+    st.dataframe(charts.step_table(before, grads, after, lr), hide_index=True)

@@ -1,12 +1,12 @@
-import numpy as np
-import pandas as pd
 import streamlit as st
 
-from core import charts, runs
-from core.experiments.hopfield import Config
-from ui import controls, run_panel
+from core import engine
+from core.charts import base, hopfield as charts
+from core.experiments.hopfield import CAPACITY_BITS, Config
+from ui import catalog, controls, run_panel
 
-PAGE, EXPERIMENT = "hop", "hopfield"
+PAGE = "hop"
+(EXPERIMENT,) = catalog.here(__file__).experiments
 SHOWN_SWEEPS = 5  # classical sweeps drawn in the step-by-step strip (and the last one)
 
 st.title("Hopfield memory: classical and modern")
@@ -51,86 +51,54 @@ with st.expander("Settings", expanded=True):
     })
 
 
-def capacity_frame(metrics: dict) -> pd.DataFrame:
-    if "patterns" not in metrics:
-        return pd.DataFrame(columns=["patterns", "accuracy", "network"])
-    counts = metrics["patterns"][1]
-    return pd.concat([
-        pd.DataFrame({"patterns": counts, "accuracy": metrics["classical_accuracy"][1],
-                      "network": "classical: share of bits right"}),
-        pd.DataFrame({"patterns": counts, "accuracy": metrics["modern_accuracy"][1],
-                      "network": "modern: share of patterns exactly right"}),
-    ], ignore_index=True)
-
-
-def draw(view: runs.RunView) -> None:
+def draw(view: engine.RunView) -> None:
     ex = view.snapshots.get("example")
     if ex is None:
         st.caption("The first patterns are on their way...")
         return
-    patterns = np.asarray(ex["patterns"])
-    n = patterns.shape[1]
-    side = int(ex["side"]) or None
-    target = int(ex["target"])
+    n, stored = len(ex["patterns"][0]), len(ex["patterns"])
     summary = view.summary or {}
 
     cols = st.columns(4)
     cols[0].metric("Neurons N", n)
-    cols[1].metric("0.138·N", f"{0.138 * n:.1f}")
+    cols[1].metric("0.138·N", f"{ex['classical_limit']:.1f}")
     cols[2].metric("Classical capacity", summary.get("classical_capacity", "…"),
-                   help="The most patterns before the bit accuracy first drops below 99 %")
+                   help="The most patterns before the bit accuracy first drops below "
+                        f"{CAPACITY_BITS * 100:g} %")
     if summary:
         cols[3].metric(f"Modern at {summary['pattern_counts'][-1]} patterns",
                        f"{summary['modern_accuracy'][-1]:.0%}")
 
     left, right = st.columns([3, 2])
     left.altair_chart(charts.capacity_curves(
-        capacity_frame(view.metrics), 0.138 * n,
+        charts.capacity_frame(view.metrics), float(ex["classical_limit"]),
         f"Recall against the number of stored patterns (N = {n})"))
     left.caption(f"Each point: {view.config.trials} cues, each a stored pattern with "
                  f"{view.config.corruption:.0%} of its bits flipped, new patterns each time.")
-    right.altair_chart(charts.beta_sweep(
-        pd.DataFrame({"beta": ex["betas"], "top": ex["top_weight"]}), float(ex["beta"]),
-        "Modern update: weight on the top pattern"))
+    right.altair_chart(charts.beta_sweep(ex, "Modern update: weight on the top pattern"))
     right.caption("The red line is the β chosen above. Where the weight on the top "
                   "pattern is well below 1, the update mixes patterns.")
 
-    st.subheader(f"One cue, step by step ({len(patterns)} stored patterns)")
-    cstates = np.asarray(ex["classical_states"])
-    shown = list(range(1, min(len(cstates), SHOWN_SWEEPS + 1)))
-    if len(cstates) - 1 not in shown and len(cstates) > 1:
-        shown.append(len(cstates) - 1)
-    c_rows = [patterns[target], cstates[0]] + [cstates[i] for i in shown]
-    c_labels = ["stored", "cue"] + [f"sweep {i}" for i in shown]
-    c_right = float((cstates[-1] == patterns[target]).mean())
+    st.subheader(f"One cue, step by step ({stored} stored patterns)")
+    side = charts.image_side(ex)
     st.altair_chart(charts.pattern_strip(
-        charts.state_images(np.stack(c_rows), c_labels, side),
-        f"Classical: asynchronous sweeps until nothing changes ({c_right:.0%} of bits "
-        "right at the end)", side or int(np.ceil(np.sqrt(n)))), width="content")
-    mstates = np.asarray(ex["modern_states"])
-    m_rows = [patterns[target], mstates[0]] + list(mstates[1:]) + [np.sign(mstates[-1])]
-    m_labels = ["stored", "cue"] + [f"update {i}" for i in range(1, len(mstates))] + ["sign"]
-    m_right = float((np.sign(mstates[-1]) == patterns[target]).mean())
+        charts.classical_stages(ex, SHOWN_SWEEPS),
+        f"Classical: asynchronous sweeps until nothing changes "
+        f"({ex['classical_bits_right']:.0%} of bits right at the end)", side), width="content")
     st.altair_chart(charts.pattern_strip(
-        charts.state_images(np.stack(m_rows), m_labels, side),
-        f"Modern: ξ ← X softmax(β Xᵀξ) at β = {float(ex['beta']):g} ({m_right:.0%} of bits "
-        "right after the sign)", side or int(np.ceil(np.sqrt(n)))), width="content")
+        charts.modern_stages(ex),
+        f"Modern: ξ ← X softmax(β Xᵀξ) at β = {float(ex['beta']):g} "
+        f"({ex['modern_bits_right']:.0%} of bits right after the sign)", side), width="content")
     st.caption("Dark is +1 (ink for digits), light is −1; grey values in the modern rows are blends. "
                + ("Random patterns are laid out as squares only to be seen: neighbouring "
-                  "pixels have nothing to do with each other." if not side else ""))
+                  "pixels have nothing to do with each other." if not int(ex["side"]) else ""))
 
     left, mid, right = st.columns(3)
-    ce = np.asarray(ex["classical_energy"])
-    left.altair_chart(charts.curves(
-        pd.DataFrame({"step": np.arange(len(ce)), "series": "classical", "value": ce}),
-        "Classical energy −½ sᵀWs", "energy", height=240))
-    me = np.asarray(ex["modern_energy"])
-    mid.altair_chart(charts.curves(
-        pd.DataFrame({"step": np.arange(len(me)), "series": "modern", "value": me}),
-        "Modern energy", "energy", height=240))
-    weights = np.asarray(ex["modern_weights"])[0]
-    right.altair_chart(charts.weight_bars(weights, target,
-                                          "Softmax weights (red: the cued pattern)"))
+    left.altair_chart(base.curves(base.series_frame(ex["classical_energy"], "classical"),
+                                  "Classical energy −½ sᵀWs", "energy", height=240))
+    mid.altair_chart(base.curves(base.series_frame(ex["modern_energy"], "modern"),
+                                 "Modern energy", "energy", height=240))
+    right.altair_chart(charts.weight_bars(ex, "Softmax weights (red: the cued pattern)"))
     st.caption("Classical energy after each single-neuron update; modern energy "
                "−lse(β, Xᵀξ) + ½ ξᵀξ after each whole update. Both only go down. In the bars, one tall "
                "red bar means one pattern is retrieved; many short bars mean a mixture.")

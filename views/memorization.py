@@ -1,12 +1,13 @@
-import pandas as pd
 import streamlit as st
 
-from core import charts, runs
+from core import engine
+from core.charts import base, memorization as charts
 from core.experiments import memorization as memo
-from ui import controls, run_panel
+from ui import catalog, controls, run_panel
 
 PAGE = "mem"
-SLOTS = {"tree": "tree_bins", "net": "relu_regions", "base": "relu_regions"}
+TREE, NET = catalog.here(__file__).experiments
+SLOTS = {"tree": TREE, "net": NET, "base": NET}
 
 st.title("Overfitting & memorization: bins and linear regions")
 st.markdown(
@@ -27,7 +28,7 @@ st.markdown(
 )
 
 st.markdown("**Try this**")
-controls.presets(PAGE, memo.Settings, {
+controls.presets(PAGE, memo.Config, {
     "Unlimited tree, noisy labels": (
         "20 % of the training labels flipped: the unlimited tree carves a bin around each "
         "flipped point and loses test accuracy.", {"label_noise": 0.2}),
@@ -47,7 +48,7 @@ controls.presets(PAGE, memo.Settings, {
 })
 
 with st.expander("Settings", expanded=True):
-    settings = controls.controls(PAGE, memo.Settings, layout={
+    config = controls.controls(PAGE, memo.Config, layout={
         "Data": ["dataset", "noise", "n_samples", "test_fraction", "label_noise",
                  "random_labels", "seed"],
         "Tree": ["max_depth", "min_samples_leaf"],
@@ -71,15 +72,15 @@ def memorization_note(s: dict, who: str) -> None:
              f"**{pct(s['test_accuracy'])}** of the test points right (chance: "
              f"{pct(s['chance'])})."]
     if s.get("memorized_flipped") is not None:
-        what = "shuffled" if configs["tree"].random_labels else "flipped"
-        verdict = ("that is memorization" if s["memorized_flipped"] >= 0.5 else
+        what = "shuffled" if config.random_labels else "flipped"
+        verdict = ("that is memorization" if s["memorizes_flipped"] else
                    "it mostly follows the rule instead of the wrong labels")
         parts.append(f"Of the {s['n_flipped']} training labels that are wrong ({what}), it "
                      f"reproduces **{pct(s['memorized_flipped'])}**: {verdict}.")
     st.markdown(" ".join(parts))
 
 
-def draw_tree(view: runs.RunView) -> None:
+def draw_tree(view: engine.RunView) -> None:
     snaps, s = view.snapshots, view.summary
     if s is None or "rules" not in snaps:
         st.caption("Growing the trees...")
@@ -125,7 +126,7 @@ def draw_tree(view: runs.RunView) -> None:
                "bins start following the noise.")
 
 
-def draw_net(view: runs.RunView) -> None:
+def draw_net(view: engine.RunView) -> None:
     m, snaps = view.metrics, view.snapshots
     if not m or "regions" not in snaps:
         st.caption("The first steps are on their way...")
@@ -155,30 +156,23 @@ def draw_net(view: runs.RunView) -> None:
                f"Counted on a {memo.GRID}×{memo.GRID} grid, with every cell that a region "
                f"boundary crosses sampled {memo.REFINE}×{memo.REFINE} times more finely, so "
                f"thin regions are not missed.{leaves}")
-    st.altair_chart(charts.curves(charts.metrics_long(m, {"linear_regions": "regions"}),
-                                  "Linear regions during training", "regions", height=220))
+    st.altair_chart(base.curves(base.metrics_long(m, {"linear_regions": "regions"}),
+                                "Linear regions during training", "regions", height=220))
     left, right = st.columns(2)
-    left.altair_chart(charts.curves(
-        charts.metrics_long(m, {"train_loss": "train", "test_loss": "test"}),
+    left.altair_chart(base.curves(
+        base.metrics_long(m, {"train_loss": "train", "test_loss": "test"}),
         "Loss", "loss (log scale)", log_y=True, height=240))
-    right.altair_chart(charts.curves(
-        charts.metrics_long(m, {"train_accuracy": "train", "test_accuracy": "test"}),
+    right.altair_chart(base.curves(
+        base.metrics_long(m, {"train_accuracy": "train", "test_accuracy": "test"}),
         "Accuracy", "accuracy", height=240))
 
 
-def draw_comparison(view: runs.RunView) -> None:
+def draw_comparison(view: engine.RunView) -> None:
     current = net_run.view()
-    frames = []
-    for label, v in (("this run", current), ("no regularization", view)):
-        steps, train = v.metrics.get("train_accuracy", ([], []))
-        test = v.metrics.get("test_accuracy", ([], []))[1]
-        n = min(len(train), len(test))
-        frames.append(charts.metrics_long({label: (steps[:n], [a - b for a, b in
-                                                                zip(train[:n], test[:n])])},
-                                          {label: label}))
-    st.altair_chart(charts.curves(pd.concat(frames, ignore_index=True),
-                                  "Train − test accuracy (the generalization gap)",
-                                  "train − test accuracy", height=260))
+    st.altair_chart(base.curves(
+        charts.gap_frame({"this run": current.metrics, "no regularization": view.metrics}),
+        "Train − test accuracy (the generalization gap)", "train − test accuracy",
+        height=260))
     if current.summary and view.summary:
         a, b = current.summary, view.summary
         st.markdown(
@@ -192,25 +186,25 @@ def draw_comparison(view: runs.RunView) -> None:
 
 
 tree_run = net_run = None
-if settings is not None:
-    configs = {"tree": memo.tree_config(settings), "net": memo.net_config(settings)}
+if config is not None:
+    configs = {"tree": memo.for_tree(config), "net": memo.for_net(config)}
     if memo.is_regularized(configs["net"]):
         configs["base"] = memo.unregularized(configs["net"])
     st.caption("Reproduce from a terminal: "
-               f"`{run_panel.cli_line('tree_bins', configs['tree'])}` and "
-               f"`{run_panel.cli_line('relu_regions', configs['net'])}`")
-    controls.share(settings)
-    tree_run = run_panel.start(f"{PAGE}.tree", "tree_bins", configs["tree"])
-    net_run = run_panel.start(f"{PAGE}.net", "relu_regions", configs["net"])
+               f"`{run_panel.cli_line(TREE, configs['tree'])}` and "
+               f"`{run_panel.cli_line(NET, configs['net'])}`")
+    controls.share(config)
+    tree_run = run_panel.start(f"{PAGE}.tree", TREE, configs["tree"])
+    net_run = run_panel.start(f"{PAGE}.net", NET, configs["net"])
     left, right = st.columns(2, gap="large")
     with left:
         st.subheader("The tree: if-else bins")
         if tree_run is not None:
-            run_panel.live(tree_run, draw_tree, f"{PAGE}.tree", "tree_bins")
+            run_panel.live(tree_run, draw_tree, f"{PAGE}.tree", TREE)
     with right:
         st.subheader("The network: linear regions")
         if net_run is not None:
-            run_panel.live(net_run, draw_net, f"{PAGE}.net", "relu_regions")
+            run_panel.live(net_run, draw_net, f"{PAGE}.net", NET)
     for slot, run in (("tree", tree_run), ("net", net_run)):
         if run is not None and not run.view().active:
             st.caption(f"Download the {'tree' if slot == 'tree' else 'network'}'s run")
@@ -223,8 +217,8 @@ if settings is not None:
                 "one of them on under Regularization to compare it with this run.",
                 icon=":material/tune:")
     elif net_run is not None:
-        base_run = run_panel.start(f"{PAGE}.base", "relu_regions", configs["base"])
+        base_run = run_panel.start(f"{PAGE}.base", NET, configs["base"])
         if base_run is not None:
             st.markdown("The same network, data and seed, trained once more with weight "
                         "decay, dropout and early stopping all off (both runs are cached).")
-            run_panel.live(base_run, draw_comparison, f"{PAGE}.base", "relu_regions")
+            run_panel.live(base_run, draw_comparison, f"{PAGE}.base", NET)

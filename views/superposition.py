@@ -1,13 +1,12 @@
-import numpy as np
-import pandas as pd
 import streamlit as st
 
-from core import charts, params, runs
-from core.experiments.superposition import Config, MemoryConfig, feature_geometry
-from ui import controls, run_panel
+from core import engine
+from core.charts import base, superposition as charts
+from core.experiments.superposition import RECOVERED, REPRESENTED, Config, MemoryConfig
+from ui import catalog, controls, run_panel
 
-PAGE, EXPERIMENT = "sp", "superposition"
-MEMORY_PAGE, MEMORY = "ae", "autoencoder_memory"
+PAGE, MEMORY_PAGE = "sp", "ae"
+EXPERIMENT, MEMORY = catalog.here(__file__).experiments
 
 st.title("Superposition: more features than neurons")
 st.markdown(
@@ -51,51 +50,27 @@ with st.expander("Settings", expanded=True):
     })
 
 
-def loss_frame(metrics: dict, sparsities) -> pd.DataFrame:
-    frames = []
-    for name, (steps, values) in metrics.items():
-        if name.startswith("loss_"):
-            k, seed = (int(v) for v in name.split("_")[1:])
-            steps, values = charts.downsample(steps, values)
-            frames.append(pd.DataFrame({"step": steps, "value": values,
-                                        "sparsity": f"{sparsities[k]:g}",
-                                        "instance": f"S={sparsities[k]:g}, start {seed + 1}"}))
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
-        columns=["step", "value", "sparsity", "instance"])
-
-
-def draw(view: runs.RunView) -> None:
+def draw(view: engine.RunView) -> None:
     snaps = view.snapshots
     if "model" not in snaps or "setup" not in snaps:
         st.caption("The first steps are on their way...")
         return
     setup, model = snaps["setup"], snaps["model"]
     sparsities = [float(s) for s in setup["sparsities"]]
-    w = np.asarray(model["W"])
-    geometry = [feature_geometry(w[k]) for k in range(len(sparsities))]
-    frames = charts.superposition_frames(w, sparsities, setup["importance"], geometry)
-    m, n = w.shape[1], w.shape[2]
+    geometry = model["geometry"]
+    frames = charts.superposition_frames(model["W"], sparsities, setup["importance"],
+                                         geometry)
+    m, n = model["W"].shape[1], model["W"].shape[2]
     step = int(model["step"])
 
     cols = st.columns(4)
     cols[0].metric("Features / hidden units", f"{n} / {m}")
-    cols[1].metric("Most features represented", max(g["n_represented"] for g in geometry),
-                   help="‖W_i‖ > 0.5 in the kept model of some sparsity")
-    cols[2].metric("At the sparsest", f"{geometry[int(np.argmax(sparsities))]['n_represented']}"
-                   f" of {n}")
-    cols[3].metric("At the densest", f"{geometry[int(np.argmin(sparsities))]['n_represented']}"
-                   f" of {n}")
+    cols[1].metric("Most features represented", int(geometry["most_represented"]),
+                   help=f"‖W_i‖ > {REPRESENTED:g} in the kept model of some sparsity")
+    cols[2].metric("At the sparsest", f"{int(geometry['represented_sparsest'])} of {n}")
+    cols[3].metric("At the densest", f"{int(geometry['represented_densest'])} of {n}")
 
-    if frames["projected"]:
-        where = (f"a 2D projection of the {m}-dimensional hidden space, onto the two "
-                 "directions the columns spread along most: lengths and angles are "
-                 "distorted by it")
-        x_title, y_title = "projection axis 1", "projection axis 2"
-    elif m == 1:
-        where, x_title, y_title = "one hidden unit: every feature lies on a line", \
-            "hidden unit 1", " "
-    else:
-        where, x_title, y_title = "the hidden plane", "hidden unit 1", "hidden unit 2"
+    where, x_title, y_title = charts.hidden_axes(m, frames["projected"])
     st.altair_chart(charts.feature_directions(
         frames["directions"], f"Each feature's direction W_i (step {step:,})",
         frames["limit"], x_title=x_title, y_title=y_title,
@@ -107,7 +82,8 @@ def draw(view: runs.RunView) -> None:
     st.altair_chart(charts.feature_norm_bars(
         frames["norms"], "How long each feature's direction is, and how much it shares it"),
         width="content")
-    st.caption("Bar height ‖W_i‖ (above 0.5 counts as represented). Colour Σ_{j≠i}"
+    st.caption(f"Bar height ‖W_i‖ (above {REPRESENTED:g} counts as represented). "
+               "Colour Σ_{j≠i}"
                " (Ŵ_i·W_j)²: dark means the feature has its dimension to itself, bright "
                "means other features lie along it too (superposition).")
     st.altair_chart(charts.gram_heatmaps(frames["gram"], "WᵀW: how features overlap"),
@@ -123,19 +99,15 @@ def draw(view: runs.RunView) -> None:
     left.caption("A feature with a dimension to itself has D = 1; one of an antipodal pair "
                  "½; one of a pentagon 2/5. The black line: hidden dimensions per "
                  "feature, m / ‖W‖²_F.")
-    right.altair_chart(charts.instance_losses(loss_frame(view.metrics, sparsities),
-                                              "Loss of every model instance", height=340))
-    right.caption(f"All {len(loss_frame(view.metrics, sparsities)['instance'].unique())} "
-                  "instances train as one batched model. Sparser data has less to "
-                  "reconstruct, so its loss sits lower.")
+    losses = charts.instance_loss_frame(view.metrics, sparsities)
+    right.altair_chart(charts.instance_losses(losses, "Loss of every model instance",
+                                              height=340))
+    right.caption(f"All {int(setup['instances'])} instances train as one batched model. "
+                  "Sparser data has less to reconstruct, so its loss sits lower.")
 
     if view.summary and "per_sparsity" in view.summary:
-        rows = [{"sparsity": p["sparsity"], "represented": p["n_represented"],
-                 "antipodal pairs": p["antipodal_pairs"],
-                 "angles between neighbours (°)": ", ".join(
-                     f"{a:.0f}" for a in p.get("angles", [])) or "–",
-                 "loss": p["loss"]} for p in view.summary["per_sparsity"]]
-        st.dataframe(pd.DataFrame(rows), hide_index=True, column_config={
+        st.dataframe(charts.per_sparsity_table(view.summary["per_sparsity"]), hide_index=True,
+                     column_config={
             "loss": st.column_config.NumberColumn(format="%.5f")})
     run_panel.downloads(view, PAGE)
 
@@ -152,7 +124,7 @@ st.markdown(
     "its own direction in hidden space, the hidden points spread out into a polygon, and "
     "the ReLU with its bias rebuilds the right vector from each point while the others "
     "stay switched off. A vector counts as recovered when its reconstruction has "
-    "cosine similarity ≥ 0.9 with the original."
+    f"cosine similarity ≥ {RECOVERED:g} with the original."
 )
 controls.presets(MEMORY_PAGE, MemoryConfig, {
     "8 vectors, 2 units": ("Eight sparse vectors in a 2D hidden space: an octagon of "
@@ -167,45 +139,17 @@ controls.presets(MEMORY_PAGE, MemoryConfig, {
 })
 
 
-def memory_controls() -> MemoryConfig | None:
-    """This section's controls. It keeps its values in the session but not in the URL:
-    `controls.controls` syncs the URL to one Config per page (the one above)."""
-    ready = f"{MEMORY_PAGE}.__ready"
-    if not st.session_state.get(ready):
-        controls.set_values(MEMORY_PAGE, MemoryConfig, {})
-        st.session_state[ready] = True
-    specs = params.specs(MemoryConfig)
-    groups = [["n_vectors", "n_features", "sparsity"], ["n_hidden", "restarts"],
-              ["steps", "lr", "seed"]]
-    by_name = {s.name: s for s in specs}
-    for column, names in zip(st.columns(len(groups)), groups):
-        for name in names:
-            controls.widget(MEMORY_PAGE, by_name[name], column)
-    values = {s.name: st.session_state[f"{MEMORY_PAGE}.{s.name}"] for s in specs}
-    try:
-        return params.build(MemoryConfig, values)
-    except params.ParamError as err:
-        st.error(f"{err} The last valid run stays on screen.")
-        return None
-
-
-def draw_memory(view: runs.RunView) -> None:
+def draw_memory(view: engine.RunView) -> None:
     state = view.snapshots.get("memory")
     if state is None:
         st.caption("The first steps are on their way...")
         return
-    cos = np.asarray(state["cosine"])
-    hidden = np.asarray(state["hidden"])
-    k, m = hidden.shape
-    recovered = int((cos >= 0.9).sum())
+    k, m = state["hidden"].shape
     cols = st.columns(3)
-    cols[0].metric("Recovered vectors", f"{recovered} of {k}")
+    cols[0].metric("Recovered vectors", f"{int(state['n_recovered'])} of {k}")
     cols[1].metric("Hidden units", m)
-    cols[2].metric("Stored per unit", f"{recovered / m:.1f}")
-    xy, projected = charts.project_2d(hidden)
-    frame = pd.DataFrame({"vector": np.arange(k), "x": xy[:, 0], "y": xy[:, 1],
-                          "cosine": cos,
-                          "status": np.where(cos >= 0.9, "recovered", "not recovered")})
+    cols[2].metric("Stored per unit", f"{float(state['recovered_per_unit']):.1f}")
+    frame, projected = charts.memory_points(state)
     label = (f"projected to 2D from {m} hidden units" if projected else
              "one hidden unit" if m == 1 else "the hidden plane")
     left, right = st.columns([3, 2])
@@ -214,27 +158,21 @@ def draw_memory(view: runs.RunView) -> None:
         "projection axis 1" if projected else "hidden unit 1",
         "projection axis 2" if projected else ("hidden unit 2" if m > 1 else " "),
         subtitle=f"{label}, step {int(state['step']):,}"), width="content")
-    losses = {name: f"start {int(name.split('_')[1]) + 1}" for name in view.metrics
-              if name.startswith("loss_")}
-    right.altair_chart(charts.curves(charts.metrics_long(view.metrics, losses),
-                                     "Training loss of each start", "loss (log scale)",
-                                     log_y=True, height=300))
+    right.altair_chart(base.curves(
+        base.metrics_long(view.metrics, charts.restart_loss_names(view.metrics)),
+        "Training loss of each start", "loss (log scale)", log_y=True, height=300))
     right.caption("The start with the lowest loss is the one drawn.")
-    table = pd.DataFrame({"vector": np.arange(k),
-                          "non-zero entries": (np.asarray(view.snapshots["vectors"]) > 0).sum(1),
-                          "cosine similarity": cos,
-                          "squared error": np.asarray(state["error"])})
     with st.expander("Every stored vector"):
-        st.dataframe(table, hide_index=True, column_config={
+        st.dataframe(charts.memory_table(state), hide_index=True, column_config={
             "cosine similarity": st.column_config.NumberColumn(format="%.3f"),
             "squared error": st.column_config.NumberColumn(format="%.4f")})
     run_panel.downloads(view, MEMORY_PAGE)
 
 
-memory_config = memory_controls()
+memory_config = controls.controls(MEMORY_PAGE, MemoryConfig, layout={
+    "Vectors": ["n_vectors", "n_features", "sparsity"],
+    "Model": ["n_hidden", "restarts"],
+    "Training": ["steps", "lr", "seed"],
+}, prefix="ae_")
 if memory_config is not None:
-    st.caption("Reproduce from a terminal: "
-               f"`{run_panel.cli_line(MEMORY, memory_config)}`")
-    memory_run = run_panel.start(MEMORY_PAGE, MEMORY, memory_config)
-    if memory_run is not None:
-        run_panel.live(memory_run, draw_memory, MEMORY_PAGE, MEMORY)
+    run_panel.show(MEMORY_PAGE, MEMORY, memory_config, draw_memory)

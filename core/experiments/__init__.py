@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Callable
 
@@ -20,6 +20,9 @@ class Experiment:
     run: Callable[[Any, Any], dict[str, Any]]
     version: int = 1  # bump when a change to run() makes cached results stale
     diverge_hint: str = "Lower the learning rate (lr)."
+    # Settings that make a run take well under a second (few steps, small sizes): the
+    # contract test and the fuzz test run every field's bounds on top of these.
+    small: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
 
 @lru_cache(maxsize=1)

@@ -11,9 +11,10 @@ trained on a FIXED set of T sparse, unit-norm examples with full-batch AdamW:
 - `repeated_data`: a generalizing run in which a few examples are copied many times:
   the copies get memorized (they take over hidden dimensions) and the test loss rises.
 
-Dimensionality of vector i among vectors v_j: D_i = ‖v_i‖² / Σ_j (v̂_i·v_j)². The SUM of
-D over all vectors is ≈ m at every T, so it cannot tell the regimes apart; the per-vector
-measure used here is the sum of the 10 largest D (`top_dimensionality`).
+Dimensionality of vector i among vectors v_j (`core.geometry`): D_i = ‖v_i‖² / Σ_j
+(v̂_i·v_j)². The SUM of D over all vectors is ≈ m at every T, so it cannot tell the regimes
+apart; the per-vector measure used here is the sum of the 10 largest D
+(`top_dimensionality`).
 """
 from __future__ import annotations
 
@@ -26,7 +27,9 @@ import torch
 from core import data
 from core.device import choose as choose_device
 from core.experiments import Experiment
+from core.geometry import dimensionality, top_sum
 from core.models import ToyModel
+from core import params
 from core.params import param
 
 TOP = 10  # dimensionality measure: the sum of the TOP largest per-vector D
@@ -51,19 +54,6 @@ class Config:
     weight_decay: float = param(1e-2, "AdamW weight decay.", low=0.0, high=1.0)
     seed: int = param(0, "Seed for the data and the initial weights.", low=0,
                       high=2**31 - 1)
-
-
-def dimensionality(v: np.ndarray) -> np.ndarray:
-    """D_i of every column of `v` [m, k] among all the columns."""
-    v = np.asarray(v, dtype=np.float64)
-    norms = np.linalg.norm(v, axis=0)
-    unit = v / np.maximum(norms, 1e-12)
-    overlap = ((unit.T @ v) ** 2).sum(axis=1)
-    return norms ** 2 / np.maximum(overlap, 1e-12)
-
-
-def top_sum(d: np.ndarray, k: int = TOP) -> float:
-    return float(np.sort(np.asarray(d))[::-1][:k].sum())
 
 
 def examples(count: int, n_features: int, sparsity: float, gen: torch.Generator) -> torch.Tensor:
@@ -163,8 +153,15 @@ def evaluate(model: ToyModel, x: torch.Tensor, test: torch.Tensor) -> dict:
     d_data, d_feat = dimensionality(hidden.T), dimensionality(w)
     return {"train_loss": train, "test_loss": test_loss, "W": w, "hidden": hidden,
             "data_dims": d_data, "feature_dims": d_feat,
-            "data_top": top_sum(d_data), "feature_top": top_sum(d_feat),
+            "data_top": top_sum(d_data, TOP), "feature_top": top_sum(d_feat, TOP),
             "data_sum": float(d_data.sum()), "feature_sum": float(d_feat.sum())}
+
+
+def peak_index(test_loss: list[float]) -> int | None:
+    """Where the test loss peaks: the highest of the interior sizes (the ends are the two
+    regimes, not a peak between them); with fewer than three sizes, the highest of all."""
+    interior = list(range(1, len(test_loss) - 1)) or list(range(len(test_loss)))
+    return max(interior, key=lambda i: test_loss[i]) if interior else None
 
 
 def run(config: Config, report) -> dict:
@@ -194,14 +191,14 @@ def run(config: Config, report) -> dict:
             out["data_top_dimensionality"].append(r["data_top"])
             out["feature_top_dimensionality"].append(r["feature_top"])
             per_t[str(t)] = {"W": r["W"], "hidden": r["hidden"], "data_dims": r["data_dims"],
-                             "feature_dims": r["feature_dims"]}
+                             "feature_dims": r["feature_dims"], "data_top": r["data_top"],
+                             "feature_top": r["feature_top"]}
             report.log(len(done), train_size=t, train_loss=r["train_loss"],
                        test_loss=r["test_loss"], data_top=r["data_top"],
                        feature_top=r["feature_top"])
         report.snapshot("geometry", per_t)
         report.snapshot("sweep", {"train_sizes": list(done), **out})
-    interior = list(range(1, len(done) - 1)) or list(range(len(done)))
-    peak = max(interior, key=lambda i: out["test_loss"][i]) if done else None
+    peak = peak_index(out["test_loss"])
     return {"train_sizes": done, **out,
             "peak_train_size": done[peak] if peak is not None else None,
             "n_features": config.n_features, "n_hidden": config.n_hidden}
@@ -212,6 +209,8 @@ EXPERIMENT = Experiment(
     title="Double descent: memorizing data, then learning features",
     Config=Config,
     run=run,
+    version=2,
+    small={"n_features": 20, "train_sizes": [3, 10], "steps": 20},
     diverge_hint="Lower the learning rate (lr).",
 )
 
@@ -234,13 +233,15 @@ class RepeatConfig:
     weight_decay: float = param(1e-2, "AdamW weight decay.", low=0.0, high=1.0)
     seed: int = param(0, "Seed for the data and the initial weights.", low=0,
                       high=2**31 - 1)
+    RULES = (params.rule(("train_size", "n_repeated", "repeat_count"),
+                         lambda c: c.n_repeated * c.repeat_count < c.train_size,
+                         "'train_size' must be larger than n_repeated × repeat_count "
+                         "(the copies are part of the training set)"),)
 
 
 def run_repeated(config: RepeatConfig, report) -> dict:
     device = choose_device()
     copies = config.n_repeated * config.repeat_count
-    if copies >= config.train_size:
-        raise ValueError("n_repeated × repeat_count must be smaller than train_size")
     report.set_total(2)
     gen = torch.Generator().manual_seed(config.seed)
     test = examples(TEST_EXAMPLES, config.n_features, config.sparsity, gen).to(device)
@@ -264,9 +265,16 @@ def run_repeated(config: RepeatConfig, report) -> dict:
     per_repeated = [float(d[group == g].sum()) for g in range(config.n_repeated)]
     per_unique = d[~is_copy]
     base_d = results["baseline"]["data_dims"]
+    # one point per distinct example (the copies of one sit on the same point), repeated
+    # ones first, with the dimensionality summed over its copies
+    first_copies = np.arange(config.n_repeated) * config.repeat_count
     report.snapshot("repeat", {
         "hidden": rep["hidden"], "W": rep["W"], "is_copy": is_copy.astype(np.int64),
         "data_dims": d, "feature_dims": rep["feature_dims"],
+        "example_hidden": np.r_[rep["hidden"][first_copies], rep["hidden"][~is_copy]],
+        "example_dims": np.r_[per_repeated, per_unique],
+        "example_repeated": np.r_[np.ones(config.n_repeated, np.int64),
+                                  np.zeros(unique, np.int64)],
         "baseline_hidden": results["baseline"]["hidden"], "baseline_W": results["baseline"]["W"],
         "baseline_feature_dims": results["baseline"]["feature_dims"]})
     return {
@@ -275,6 +283,7 @@ def run_repeated(config: RepeatConfig, report) -> dict:
         "train_loss": {"with_repetition": rep["train_loss"],
                        "without_repetition": results["baseline"]["train_loss"]},
         "repeated_dimensionality": per_repeated,
+        "repeated_dimensionality_mean": float(np.mean(per_repeated)),
         "unique_dimensionality_mean": float(per_unique.mean()) if len(per_unique) else 0.0,
         "unique_dimensionality_max": float(per_unique.max()) if len(per_unique) else 0.0,
         "repeated_dimensionality_total": float(sum(per_repeated)),
@@ -291,6 +300,8 @@ REPEATED = Experiment(
     title="Repeated examples are memorized",
     Config=RepeatConfig,
     run=run_repeated,
+    version=2,
+    small={"n_features": 20, "train_size": 300, "n_repeated": 2, "repeat_count": 5, "steps": 20},
     diverge_hint="Lower the learning rate (lr).",
 )
 

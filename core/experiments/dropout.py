@@ -29,9 +29,7 @@ from core.experiments import Experiment
 from core.params import param
 
 LEARNED = 0.5
-PROBES_PER_CELL = 40
 SUBNETWORKS = 20
-MV_NOISE, MV_INIT_STD, MV_LR = 0.02, 0.04, 40.0
 
 
 @dataclass(frozen=True)
@@ -114,6 +112,7 @@ def _acc(logits: torch.Tensor, y: torch.Tensor) -> list[float]:
 
 def train_digits(config: Config, report, device) -> dict:
     xtr, ytr, xte, yte = (t.to(device) for t in digits_split(config))
+    report.snapshot("digits_setup", {"n_train": len(xtr), "n_test": len(xte)})
     gen = torch.Generator().manual_seed(config.seed + 1)
     net = MLP2(xtr.shape[1], config.width, 10, gen, device)
     masks = torch.Generator(device=device).manual_seed(config.seed + 2)
@@ -133,7 +132,8 @@ def train_digits(config: Config, report, device) -> dict:
             a_tr, a_te = _acc(tr, ytr), _acc(te, yte)
             report.log(step, **{f"digits_{part}_{name}": v
                                 for name, i in (("without", 0), ("with", 1))
-                                for part, v in (("train", a_tr[i]), ("test", a_te[i]))})
+                                for part, v in (("train", a_tr[i]), ("test", a_te[i]),
+                                                ("gap", a_tr[i] - a_te[i]))})
     with torch.no_grad():
         tr, te = net(xtr), net(xte)
         again = net(xte)
@@ -170,14 +170,13 @@ def _disagreement(subs: torch.Tensor, right: torch.Tensor) -> dict:
 
 def train_multiview(config: Config, report, device, step0: int) -> dict:
     gen = torch.Generator().manual_seed(config.seed + 10)
-    k, patches, dim = config.mv_classes, 10, max(32, 2 * config.mv_classes)
-    views = mv.make_views(k, dim, gen)
-    common = dict(patches=patches, feature_noise=0.15, noise=MV_NOISE, gen=gen)
-    train = mv.make_multiview(views, 300, 0.02, **common)
-    test = mv.make_multiview(views, 1000, 0.5, **common)
-    probes = mv.make_probes(views, PROBES_PER_CELL, **common)
-    net = mv.PatchNet(2, k, 4, dim, MV_INIT_STD, torch.Generator().manual_seed(config.seed + 11),
-                      device=device)
+    # the ensembles page's multi-view setup; more classes need more room for the views
+    setup = mv.Setup(n_classes=config.mv_classes, dim=max(mv.Setup.dim, 2 * config.mv_classes))
+    k, patches = setup.n_classes, setup.patches
+    sets = mv.make_datasets(setup, gen)
+    views, train, test, probes = sets.views, sets.train, sets.test, sets.probes
+    net = mv.PatchNet(2, k, setup.neurons, setup.dim, setup.init_std,
+                      torch.Generator().manual_seed(config.seed + 11), device=device)
     masks = torch.Generator(device=device).manual_seed(config.seed + 12)
     x, y, xt = train.x.to(device), train.y.to(device), test.x.to(device)
     rates = torch.tensor([0.0, config.patch_dropout], device=device)
@@ -190,7 +189,7 @@ def train_multiview(config: Config, report, device, step0: int) -> dict:
         loss = mv.ce_loss(logits, y)
         grad, = torch.autograd.grad((loss * active).sum(), net.W)
         with torch.no_grad():
-            net.W -= MV_LR * grad
+            net.W -= setup.lr * grad
             # stop once the training objective is fit: with its patches hidden, for the
             # dropout network (which then keeps learning the views it lacks)
             fit = (logits.argmax(-1) == y).all(-1)
@@ -255,5 +254,7 @@ EXPERIMENT = Experiment(
     title="Dropout as feature hiding",
     Config=Config,
     run=run,
+    version=2,
+    small={"n_train": 60, "width": 16, "steps": 10, "mv_steps": 10, "mv_classes": 3},
     diverge_hint="Lower the learning rate (lr).",
 )

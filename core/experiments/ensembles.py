@@ -15,13 +15,12 @@ dataset are the contrasts.
 """
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from core import multiview as mv
+from core import multiview as mv, params
 from core.device import choose as choose_device
 from core.experiments import Experiment
 from core.params import param
@@ -67,6 +66,10 @@ class Config:
                                 low=2, high=10)
     seed: int = param(0, "Seed for the data, the starts and the projections.",
                       low=0, high=2**31 - 1)
+    RULES = (params.rule(("dim", "n_classes", "dataset"),
+                         lambda c: c.dataset != "multi_view" or c.dim >= 2 * c.n_classes,
+                         "'dim' must be at least 2 × n_classes for multi-view data (each "
+                         "class needs two orthonormal views)"),)
 
 
 @dataclass
@@ -85,23 +88,19 @@ def make_data(config: Config) -> Data:
                                         config.dim, GM_SEPARATION, GM_NOISE, gen,
                                         means=train.views)
         return Data(train, test, None)
-    views = mv.make_views(config.n_classes, config.dim, gen)
-    common = dict(patches=config.patches, feature_noise=config.feature_noise, noise=NOISE,
-                  gen=gen)
-    train = mv.make_multiview(views, config.n_train, config.single_view_fraction, **common)
-    test = mv.make_multiview(views, config.n_test, 0.5, **common)
-    probes = mv.make_probes(views, PROBES_PER_CELL, **common)
-    return Data(train, test, probes)
+    sets = mv.make_datasets(setup(config), gen)
+    return Data(sets.train, sets.test, sets.probes)
 
 
-NOISE = 0.02  # Gaussian noise σ on every number of a multi-view example
+def setup(config: Config) -> mv.Setup:
+    """The shared multi-view setup with this page's choices."""
+    return mv.Setup(n_classes=config.n_classes, patches=config.patches, dim=config.dim,
+                    n_train=config.n_train, single_view_fraction=config.single_view_fraction,
+                    n_test=config.n_test, feature_noise=config.feature_noise,
+                    probes_per_cell=PROBES_PER_CELL, neurons=config.neurons)
+
+
 GM_SEPARATION, GM_NOISE = 1.4, 0.1  # Gaussian mixture: class means and noise (~97% alone)
-
-
-def _check(config: Config) -> None:
-    if config.dataset == "multi_view" and config.dim < 2 * config.n_classes:
-        raise ValueError(f"dim must be at least 2 × classes = {2 * config.n_classes} for "
-                         f"orthonormal views; got {config.dim}.")
 
 
 def _kind_accuracy(logits: torch.Tensor, data: mv.MultiView) -> dict:
@@ -157,7 +156,7 @@ def _phase_values(prefix: str, accs: list[dict], test: mv.MultiView) -> dict:
     return {f"{prefix}_accuracy": float(np.mean([a["accuracy"] for a in accs]))}
 
 
-INIT_STD = 0.04
+INIT_STD = mv.Setup.init_std
 
 
 def train_students(config: Config, data: Data, teacher_logits: torch.Tensor,
@@ -224,16 +223,13 @@ RF_COMPONENTS, RF_ITERATIONS = 32, 30  # SCIENCE.md: single ~0.40, 5 averaged ~0
 
 
 def run(config: Config, report) -> dict:
-    _check(config)
     device = choose_device()
     data = make_data(config)
     rf_steps = config.rf_projections if config.random_features else 0
     report.set_total(config.steps + config.student_steps + rf_steps)
     report.snapshot("setup", {"dataset": config.dataset, "n_models": config.n_models,
                               "n_classes": config.n_classes})
-    started = time.perf_counter()
     net = train_individuals(config, data, report, device)
-    timings = {"individuals_s": time.perf_counter() - started}
     with torch.no_grad():
         test = net(data.test.x.to(device)).cpu()
         train_logits = net(data.train.x.to(device))
@@ -251,18 +247,14 @@ def run(config: Config, report) -> dict:
         views = mv.view_accuracy(probe, data.probes)  # [K, k, 2]
         report.snapshot("views", {"accuracy": views, "learned": LEARNED})
 
-    started = time.perf_counter()
     students = train_students(config, data, train_logits.mean(0).detach(),
                               train_logits[0].detach(), report, device, config.steps)
-    timings["students_s"] = time.perf_counter() - started
     for i, name in enumerate(("distilled", "self_distilled", "hard_label_control")):
         results[name] = _kind_accuracy(students[i], data.test)
 
     if config.random_features:
-        started = time.perf_counter()
         single, ensemble = random_features(config, data, report,
                                            config.steps + config.student_steps)
-        timings["random_features_s"] = time.perf_counter() - started
         results["random_features"] = single
         results["random_features_ensemble"] = ensemble
 
@@ -270,8 +262,7 @@ def run(config: Config, report) -> dict:
         results = {k: {"accuracy": v["accuracy"]} for k, v in results.items()}
         per_model = [{"accuracy": a["accuracy"]} for a in per_model]
     report.snapshot("results", {k: v for k, v in results.items()})
-    summary = {"dataset": config.dataset, "models": results, "individuals": per_model,
-               "timings": timings}
+    summary = {"dataset": config.dataset, "models": results, "individuals": per_model}
     measure = "accuracy" if config.dataset == "gaussian_mixture" else "single_view_accuracy"
     summary["ensemble_gain"] = results["ensemble"][measure] - results["individual"][measure]
     summary["ensemble_gain_measure"] = measure
@@ -293,5 +284,7 @@ EXPERIMENT = Experiment(
     title="Ensembles, distillation and self-distillation",
     Config=Config,
     run=run,
+    version=2,
+    small={"n_classes": 3, "n_train": 60, "n_test": 100, "n_models": 2, "steps": 10, "student_steps": 10, "rf_projections": 2},
     diverge_hint="Lower the learning rate (lr); distillation breaks above about 40.",
 )

@@ -193,5 +193,6 @@ EXPERIMENT = Experiment(
     title="Gradient descent & backpropagation",
     Config=Config,
     run=run,
+    small={"n_samples": 60, "steps": 10},
     diverge_hint="Lower the learning rate (lr), or pick Adam, which scales its steps.",
 )

@@ -20,6 +20,8 @@ from core.device import choose as choose_device
 from core.experiments import Experiment
 from core.params import param
 
+REACHED = 0.99  # accuracy that counts as "memorized" (train) and "generalized" (test)
+
 
 @dataclass(frozen=True)
 class Config:
@@ -95,8 +97,10 @@ def run(config: Config, report) -> dict:
             test_logits = model(x_te)
             test_acc = float((test_logits.argmax(1) == y_te).float().mean()) if len(te) else 1.0
         for name, acc in (("train", train_acc), ("test", test_acc)):
-            if first[name] is None and acc >= 0.99:
+            if first[name] is None and acc >= REACHED:
                 first[name] = step
+                report.snapshot("reached", {f"step_{k}_accuracy_99": v
+                                            for k, v in first.items() if v is not None})
         if step in marks or step == config.steps:
             norms = model.norms()
             test_loss = float(nn.functional.cross_entropy(test_logits, y_te)) if len(te) else 0.0
@@ -107,7 +111,11 @@ def run(config: Config, report) -> dict:
             curve.append({"step": step, **norms})
         elif report.cancelled:
             break
+    delay = first["test"] - first["train"] if first["test"] and first["train"] else None
     return {"step_train_accuracy_99": first["train"], "step_test_accuracy_99": first["test"],
+            "grokking_delay_steps": delay,
+            "grokking_delay_ratio": first["test"] / first["train"] if delay is not None
+            else None,
             "final_train_accuracy": train_acc, "final_test_accuracy": test_acc,
             "weight_norm_curve": curve, "train_pairs": int(n_train),
             "test_pairs": int(len(te)), "steps_done": config.steps}
@@ -118,5 +126,7 @@ EXPERIMENT = Experiment(
     title="Grokking: memorize first, find the rule later",
     Config=Config,
     run=run,
+    version=2,
+    small={"modulus": 11, "steps": 10, "width": 16, "embed_dim": 8},
     diverge_hint="Lower the learning rate (lr).",
 )

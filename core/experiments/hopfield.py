@@ -22,6 +22,7 @@ MAX_COUNTS = 40  # pattern counts measured between 1 and n_patterns_max
 MAX_SWEEPS = 30  # asynchronous sweeps before a classical network counts as settled
 MODERN_STEPS = 3  # modern updates (one usually suffices)
 CAPACITY_BITS = 0.99
+CLASSICAL_CAPACITY = 0.138  # patterns per neuron a Hebbian network holds (Amit et al. 1985)
 DIGIT_SIDE = 8
 
 
@@ -159,8 +160,8 @@ def run(config: Config, report) -> dict:
     target = 0
     cue = corrupt(x[:, target], config.corruption, rng)
     xt, ct = torch.as_tensor(x, device=device), torch.as_tensor(cue, device=device)
-    _, classical = classical_retrieve(hebbian(xt), ct, rng, record=True)
-    _, modern = modern_retrieve(xt, ct, config.beta, record=True)
+    settled, classical = classical_retrieve(hebbian(xt), ct, rng, record=True)
+    retrieved, modern = modern_retrieve(xt, ct, config.beta, record=True)
     betas = np.geomspace(1e-3, 10.0, 41)
     top = [float(modern_step(xt, ct, float(b))[1].max()) for b in betas]
     report.snapshot("example", {
@@ -170,7 +171,10 @@ def run(config: Config, report) -> dict:
         "classical_sweep_energy": np.array(classical["sweep_energies"]),
         "modern_states": modern["states"], "modern_energy": np.array(modern["energies"]),
         "modern_weights": modern["weights"], "betas": betas, "top_weight": np.array(top),
-        "beta": config.beta})
+        "beta": config.beta, "classical_limit": CLASSICAL_CAPACITY * n,
+        # the share of the cued pattern's bits each network got right in the end
+        "classical_bits_right": float((settled[0] == xt[0, target]).double().mean()),
+        "modern_bits_right": float((torch.sign(retrieved[0]) == xt[0, target]).double().mean())})
     report.log(0)
 
     classical_acc, modern_acc, modern_bits = [], [], []
@@ -198,7 +202,7 @@ def run(config: Config, report) -> dict:
     return {"pattern_counts": counts, "classical_accuracy": classical_acc,
             "modern_accuracy": modern_acc, "modern_bit_accuracy": modern_bits,
             "classical_capacity": capacity, "dimension": n,
-            "theory_capacity": 0.138 * n, "steps_done": len(counts)}
+            "theory_capacity": CLASSICAL_CAPACITY * n, "steps_done": len(counts)}
 
 
 EXPERIMENT = Experiment(
@@ -206,5 +210,7 @@ EXPERIMENT = Experiment(
     title="Hopfield memory: classical and modern",
     Config=Config,
     run=run,
+    version=2,
+    small={"dimension": 16, "n_patterns_max": 4, "shown_patterns": 2, "trials": 1},
     diverge_hint="Raise β a little: a tiny β can underflow.",
 )

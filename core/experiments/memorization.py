@@ -5,6 +5,11 @@ random training labels) and reports its leaves as rectangles, its if-else rules 
 train/test accuracy sweep over depth. `relu_regions` trains a ReLU MLP on the same data and
 counts its linear regions (distinct on/off patterns of all hidden units) on a dense grid of
 the input plane while it trains. Zhang et al. 2017; Hanin & Rolnick 2019.
+
+Both experiments take the one `Config` below (the data fields, then the tree's, then the
+network's), so the page has one set of controls for both. Each run reads only its own
+fields: `for_tree` and `for_net` put the other model's fields back to their defaults, so
+that turning a network control does not train the tree again (and vice versa).
 """
 from __future__ import annotations
 
@@ -16,11 +21,12 @@ import torch
 from sklearn.tree import DecisionTreeClassifier, export_text
 from torch import nn
 
-from core import data
+from core import data, params
 from core.device import choose as choose_device
 from core.experiments import Experiment
 from core.params import param
 
+MEMORIZED = 0.5  # a model that reproduces this share of the wrong labels memorized them
 GRID = 200  # the region map: GRID x GRID points, also drawn as GRID x GRID pixels
 REFINE = 4  # cells that hold a region boundary are sampled 4 x 4 times more densely
 BITS = 52  # activation bits per packed word (a float64 holds integers < 2**53 exactly)
@@ -28,7 +34,8 @@ FEATURES = ["x1", "x2"]
 
 
 @dataclass(frozen=True)
-class DataConfig:
+class Config:
+    # the data, shared by both models
     dataset: str = param("moons", "Which 2D point cloud to classify.", choices=data.DATASETS)
     noise: float = param(0.2, "How much the points scatter around their shape.",
                          low=0.0, high=1.0)
@@ -42,18 +49,12 @@ class DataConfig:
                                 "about the inputs (Zhang et al. 2017).")
     seed: int = param(0, "Seed for the data, the label noise and the initial weights.",
                       low=0, high=2**31 - 1)
-
-
-@dataclass(frozen=True)
-class TreeConfig(DataConfig):
+    # the tree
     max_depth: int = param(0, "Deepest level of if-else questions (0 = grow until every "
                            "leaf is pure).", low=0, high=40)
     min_samples_leaf: int = param(1, "Fewest training points a leaf (bin) may hold.",
                                   low=1, high=100)
-
-
-@dataclass(frozen=True)
-class NetConfig(DataConfig):
+    # the network
     hidden_layers: int = param(2, "Hidden ReLU layers.", low=1, high=4)
     width: int = param(16, "Neurons in each hidden layer.", low=2, high=128)
     steps: int = param(2000, "Full-batch Adam steps.", low=1, high=20000)
@@ -68,29 +69,32 @@ class NetConfig(DataConfig):
                                  "improved for a fifth of the steps.")
 
 
-@dataclass(frozen=True)
-class Settings(NetConfig, TreeConfig):
-    """The page's one set of controls: the data fields are shared by both experiments."""
+TREE_FIELDS = ("max_depth", "min_samples_leaf")
+NET_FIELDS = ("hidden_layers", "width", "steps", "lr", "weight_decay", "dropout",
+              "early_stopping")
 
 
-def _pick(cls: type, settings: Settings):
-    return cls(**{name: getattr(settings, name) for name in cls.__dataclass_fields__})
+def _defaults(config: Config, names: tuple[str, ...]) -> Config:
+    default = {s.name: s.default for s in params.specs(Config)}
+    return replace(config, **{n: default[n] for n in names})
 
 
-def tree_config(settings: Settings) -> TreeConfig:
-    return _pick(TreeConfig, settings)
+def for_tree(config: Config) -> Config:
+    """What the tree run reads: the network's fields at their defaults."""
+    return _defaults(config, NET_FIELDS)
 
 
-def net_config(settings: Settings) -> NetConfig:
-    return _pick(NetConfig, settings)
+def for_net(config: Config) -> Config:
+    """What the network run reads: the tree's fields at their defaults."""
+    return _defaults(config, TREE_FIELDS)
 
 
-def unregularized(config: NetConfig) -> NetConfig:
+def unregularized(config: Config) -> Config:
     """The same configuration with weight decay, dropout and early stopping off."""
     return replace(config, weight_decay=0.0, dropout=0.0, early_stopping=False)
 
 
-def is_regularized(config: NetConfig) -> bool:
+def is_regularized(config: Config) -> bool:
     return config != unregularized(config)
 
 
@@ -106,7 +110,7 @@ class Labelled:
     chance: float  # accuracy of always guessing the test set's most common class
 
 
-def make_data(config: DataConfig) -> Labelled:
+def make_data(config: Config) -> Labelled:
     split = data.split_2d(config.dataset, config.n_samples, config.noise,
                           config.test_fraction, config.seed)
     y = split.y_train
@@ -211,7 +215,13 @@ def _accuracy(pred: np.ndarray, y: np.ndarray) -> float:
     return float((pred == y).mean())
 
 
-def run_tree(config: TreeConfig, report) -> dict:
+def memorized(share: float | None) -> bool | None:
+    """Whether a model that reproduces `share` of the wrong training labels memorized them
+    (None: no label was wrong)."""
+    return None if share is None else share >= MEMORIZED
+
+
+def run_tree(config: Config, report) -> dict:
     d = make_data(config)
     full = fit_tree(d, 0, config.min_samples_leaf, config.seed)
     depth_max = max(1, full.get_depth())
@@ -236,6 +246,8 @@ def run_tree(config: TreeConfig, report) -> dict:
                               "window": np.array([lo, hi])})
     train_pred = tree.predict(d.x_train)
     report.log(depth_max + 1)
+    flipped = _accuracy(train_pred[d.flipped], d.y_train[d.flipped]) \
+        if d.flipped.any() else None
     return {
         "train_accuracy": _accuracy(train_pred, d.y_train),
         "test_accuracy": _accuracy(tree.predict(d.x_test), d.y_test),
@@ -245,8 +257,8 @@ def run_tree(config: TreeConfig, report) -> dict:
         "chance": d.chance,
         "n_train": len(d.x_train),
         "n_flipped": int(d.flipped.sum()),
-        "memorized_flipped": _accuracy(train_pred[d.flipped], d.y_train[d.flipped])
-        if d.flipped.any() else None,
+        "memorized_flipped": flipped,
+        "memorizes_flipped": memorized(flipped),
     }
 
 
@@ -346,7 +358,7 @@ def _acc(logits: torch.Tensor, y: torch.Tensor) -> float:
     return ((logits > 0).float() == y).float().mean().item()
 
 
-def run_net(config: NetConfig, report) -> dict:
+def run_net(config: Config, report) -> dict:
     device = choose_device()
     d = make_data(config)
     torch.manual_seed(config.seed)
@@ -380,6 +392,7 @@ def run_net(config: NetConfig, report) -> dict:
         scalars = dict(train_loss=_bce(train_logits, ytr), test_loss=_bce(test_logits, yte),
                        train_accuracy=_acc(train_logits, ytr),
                        test_accuracy=_acc(test_logits, yte))
+        scalars["accuracy_gap"] = scalars["train_accuracy"] - scalars["test_accuracy"]
         if n_val:
             with torch.no_grad():
                 scalars["validation_loss"] = _bce(model(xval), yval)
@@ -427,9 +440,9 @@ def run_net(config: NetConfig, report) -> dict:
     count = curve[-1][1]
     train_acc, test_acc = _acc(train_logits, ytr), _acc(test_logits, yte)
     train_loss, test_loss = _bce(train_logits, ytr), _bce(test_logits, yte)
-    memorized = None
+    reproduced = None
     if bool(flipped.any()):
-        memorized = _acc(train_logits[flipped], ytr[flipped])
+        reproduced = _acc(train_logits[flipped], ytr[flipped])
     return {
         "train_accuracy": train_acc,
         "test_accuracy": test_acc,
@@ -443,15 +456,18 @@ def run_net(config: NetConfig, report) -> dict:
         "n_train": len(xtr),
         "n_validation": n_val,
         "n_flipped": int(d.flipped.sum()),
-        "memorized_flipped": memorized,
+        "memorized_flipped": reproduced,
+        "memorizes_flipped": memorized(reproduced),
         "steps_done": step,
         "kept_step": best[1] if config.early_stopping else step,
     }
 
 
 EXPERIMENTS = [
-    Experiment(name="tree_bins", title="A decision tree's bins", Config=TreeConfig,
-               run=run_tree, diverge_hint="A tree cannot diverge; please report this."),
-    Experiment(name="relu_regions", title="A ReLU network's linear regions", Config=NetConfig,
-               run=run_net, version=2, diverge_hint="Lower the learning rate (lr)."),
+    Experiment(name="tree_bins", title="A decision tree's bins", Config=Config,
+               run=run_tree, version=2, diverge_hint="A tree cannot diverge; please report this.",
+               small={"n_samples": 60}),
+    Experiment(name="relu_regions", title="A ReLU network's linear regions", Config=Config,
+               run=run_net, version=3, diverge_hint="Lower the learning rate (lr).",
+               small={"n_samples": 60, "steps": 10}),
 ]

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from core import data
+from core import data, geometry
 from core.device import choose as choose_device
 from core.experiments import Experiment
 from core.models import ToyModel
@@ -59,13 +59,14 @@ def feature_geometry(w: np.ndarray) -> dict:
     """
     w = np.asarray(w, dtype=np.float64)
     norms = np.linalg.norm(w, axis=0)
-    unit = w / np.maximum(norms, 1e-12)
-    overlap = (unit.T @ w) ** 2  # [i, j] = (Ŵ_i·W_j)²
-    dim = norms ** 2 / np.maximum(overlap.sum(axis=1), 1e-12)
+    unit = w / np.maximum(norms, geometry.EPS)
+    overlap = geometry.overlaps(w)  # [i, j] = (Ŵ_i·W_j)²
     interference = overlap.sum(axis=1) - np.diag(overlap)
     represented = norms > REPRESENTED
     out = {"feature_norms": norms.tolist(), "n_represented": int(represented.sum()),
-           "dimensionality": dim.tolist(), "interference": interference.tolist(),
+           "represented": represented.tolist(),
+           "dimensionality": geometry.dimensionality(w).tolist(),
+           "interference": interference.tolist(),
            "dims_per_feature": float(w.shape[0] / max((w ** 2).sum(), 1e-12))}
     cos = unit.T @ unit
     idx = np.flatnonzero(represented)
@@ -75,6 +76,21 @@ def feature_geometry(w: np.ndarray) -> dict:
         angles = np.sort(np.degrees(np.arctan2(w[1, idx], w[0, idx])))
         out["angles"] = np.diff(np.r_[angles, angles[:1] + 360.0]).tolist() \
             if len(idx) else []
+    return out
+
+
+def kept_geometry(w: np.ndarray, sparsities) -> dict:
+    """The geometry of the kept model of each sparsity (`w` [models, m, n]) as arrays
+    [models, n] / [models], with how many features are represented: at most, at the
+    sparsest and at the densest sparsity."""
+    geo = [feature_geometry(wk) for wk in np.asarray(w)]
+    counts = [g["n_represented"] for g in geo]
+    out = {key: np.array([g[key] for g in geo]) for key in
+           ("feature_norms", "represented", "dimensionality", "interference",
+            "dims_per_feature", "n_represented")}
+    out["most_represented"] = max(counts)
+    out["represented_sparsest"] = counts[int(np.argmax(sparsities))]
+    out["represented_densest"] = counts[int(np.argmin(sparsities))]
     return out
 
 
@@ -98,15 +114,18 @@ def run(config: Config, report) -> dict:
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr)
     report.set_total(config.steps)
     report.snapshot("setup", {"sparsities": np.array(config.sparsities),
-                              "importance": importance, "seeds": seeds})
+                              "importance": importance, "seeds": seeds,
+                              "instances": instances})
     log_every = max(1, config.steps // 100)
     draw_every = max(1, config.steps // 20)
     window = torch.zeros(instances, device=device)
 
     def snapshot(step: int, losses: torch.Tensor) -> None:
         best = losses.view(n_s, seeds).argmin(1) + torch.arange(n_s, device=device) * seeds
-        report.snapshot("model", {"W": model.W.detach()[best], "b": model.b.detach()[best],
-                                  "best": best, "step": step})
+        w = model.W.detach()[best]
+        report.snapshot("model", {"W": w, "b": model.b.detach()[best], "best": best,
+                                  "step": step, "geometry": kept_geometry(
+                                      w.cpu().numpy(), config.sparsities)})
 
     for step in range(1, config.steps + 1):
         x = data.sparse_features(config.batch_size, config.n_features, prob, batches)
@@ -144,6 +163,8 @@ EXPERIMENT = Experiment(
     title="Superposition: more features than neurons",
     Config=Config,
     run=run,
+    version=2,
+    small={"sparsities": [0.9], "seeds_per_sparsity": 1, "steps": 10, "batch_size": 16},
     diverge_hint="Lower the learning rate (lr).",
 )
 
@@ -200,9 +221,12 @@ def run_memory(config: MemoryConfig, report) -> dict:
             best = int(losses.argmin())
             out = model(xb)[:, best]
             cos = torch.nn.functional.cosine_similarity(out, x, dim=1, eps=1e-12)
+            recovered = cos >= RECOVERED
             state = {"hidden": model.hidden(xb)[:, best], "W": model.W[best], "b": model.b[best],
                      "output": out, "cosine": cos, "error": ((out - x) ** 2).sum(1),
-                     "best": best, "step": step}
+                     "recovered": recovered, "n_recovered": int(recovered.sum()),
+                     "recovered_per_unit": int(recovered.sum()) / config.n_hidden,
+                     "nonzero": (x > 0).sum(1), "best": best, "step": step}
         report.snapshot("memory", state)
         return state
 
@@ -214,14 +238,13 @@ def run_memory(config: MemoryConfig, report) -> dict:
         if step % log_every == 0 or step == config.steps:
             report.log(step, **{f"loss_{k}": float(v) for k, v in enumerate(losses.tolist())})
             if step % draw_every == 0:
-                cos = measure(losses.detach(), step)["cosine"]
-                report.log(step, recovered=float((cos >= RECOVERED).sum()))
+                report.log(step, recovered=float(measure(losses.detach(), step)["n_recovered"]))
 
     with torch.no_grad():
         final = ((model(xb) - xb) ** 2).sum(-1).mean(0)
     state = measure(final, config.steps)
     cos = state["cosine"].cpu().numpy()
-    return {"recovered": int((cos >= RECOVERED).sum()), "n_vectors": config.n_vectors,
+    return {"recovered": state["n_recovered"], "n_vectors": config.n_vectors,
             "n_hidden": config.n_hidden, "cosine": cos.tolist(),
             "reconstruction_error": state["error"].cpu().numpy().tolist(),
             "loss": float(final[state["best"]]), "restart_losses": final.tolist(),
@@ -233,6 +256,8 @@ MEMORY = Experiment(
     title="A ReLU autoencoder stores more vectors than neurons",
     Config=MemoryConfig,
     run=run_memory,
+    version=2,
+    small={"n_vectors": 4, "n_features": 10, "steps": 10, "restarts": 1},
     diverge_hint="Lower the learning rate (lr).",
 )
 

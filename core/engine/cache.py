@@ -3,7 +3,10 @@
 The `.npz` is written first and the JSON last, each to a temporary name and then
 renamed, and the JSON holds the `.npz`'s checksum: a partial or corrupt entry is
 detected on load, deleted, and recomputed by the caller. The folder is kept under
-a size bound by deleting the least recently used entries.
+a size bound by deleting the least recently used entries. A process killed while writing
+leaves at most a `.tmp-*` file, never a half-written entry; such leftovers are removed
+once they are older than any write could take (a folder shared by several replicas may
+hold another replica's write in progress).
 """
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ import json
 import logging
 import os
 import tempfile
+import time
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -21,6 +25,7 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 FORMAT = 1
+STALE_TMP_SECONDS = 600
 
 
 def default_dir() -> Path:
@@ -65,6 +70,19 @@ class DiskCache:
         self.folder = Path(folder) if folder else default_dir()
         self.max_bytes = default_max_bytes() if max_bytes is None else max_bytes
         self.folder.mkdir(parents=True, exist_ok=True)
+        self.remove_stale_temporaries()
+
+    def remove_stale_temporaries(self, older_than: float = STALE_TMP_SECONDS) -> int:
+        """Delete what killed writers left behind; returns how many files went."""
+        removed, now = 0, time.time()
+        for tmp in self.folder.glob(".tmp-*"):
+            try:
+                if now - tmp.stat().st_mtime > older_than:
+                    tmp.unlink()
+                    removed += 1
+            except OSError:
+                continue
+        return removed
 
     def _paths(self, key: str) -> tuple[Path, Path]:
         return self.folder / f"{key}.json", self.folder / f"{key}.npz"

@@ -1,4 +1,4 @@
-"""core.cache.DiskCache: round trips, corrupt entries, the LRU size bound, no pickle."""
+"""core.engine.cache.DiskCache: round trips, corrupt entries, the LRU size bound, no pickle."""
 from __future__ import annotations
 
 import hashlib
@@ -9,8 +9,8 @@ import os
 import numpy as np
 import pytest
 
-from core import cache as cache_mod
-from core.cache import DiskCache
+from core.engine import cache as cache_mod
+from core.engine.cache import DiskCache
 
 META = {"status": "done", "summary": {"final_loss": 0.125, "steps_done": 3}, "error": None}
 
@@ -199,3 +199,60 @@ def test_json_that_is_not_an_entry_is_dropped(tmp_path, text):
     (tmp_path / "k.json").write_text(text)
     assert disk.load("k") is None
     assert entry_files(tmp_path) == []
+
+
+# --- a writer killed with SIGKILL in the middle of a write ---------------------------------
+
+KILLED_WRITER = r'''
+import sys, time
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+from core.engine import cache
+
+folder, stage = Path(sys.argv[2]), sys.argv[3]
+disk = cache.DiskCache(folder)
+real = disk._write_atomic
+
+def slow_write(path, data):
+    if path.suffix == stage:  # stop in the middle of this file's write, then hang
+        with open(folder / ".tmp-killed" ".part", "wb") as f:
+            f.write(data[: len(data) // 2])
+        print("writing", flush=True)
+        time.sleep(60)
+    real(path, data)
+
+disk._write_atomic = slow_write
+meta = {"experiment": "fake", "status": "done"}
+disk.save("k", meta, {"loss": ([1, 2], [0.5, 0.25])}, {"w": __import__("numpy").ones(1000)})
+'''
+
+
+@pytest.mark.parametrize("stage", [".npz", ".json"])
+def test_a_writer_killed_mid_write_leaves_no_entry_that_a_restart_serves(tmp_path, stage):
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+    if stage == ".json":  # an older, valid entry under the same key is being replaced
+        DiskCache(tmp_path).save("k", META, metrics(), snapshots())
+    root = str(Path(__file__).resolve().parent.parent)
+    proc = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, root, str(tmp_path), stage],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "writing"
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait(30)
+    assert proc.returncode == -signal.SIGKILL
+    # .npz: nothing of the entry exists yet; .json: the new .npz replaced the old one while
+    # the JSON still describes the old: the checksum tells them apart. Either way nothing
+    # half-written is served, and the caller recomputes.
+    assert DiskCache(tmp_path).load("k") is None
+    assert [name for name in entry_files(tmp_path) if not name.startswith(".tmp-")] == []
+    # what the killed writer left is removed once it is old enough to be nobody's
+    leftovers = list(tmp_path.glob(".tmp-*"))
+    assert leftovers
+    for path in leftovers:
+        os.utime(path, (1000, 1000))
+    assert DiskCache(tmp_path).remove_stale_temporaries() == 0  # done at start already
+    assert list(tmp_path.glob(".tmp-*")) == []

@@ -1,96 +1,31 @@
-"""core.runs: the Registry, its workers, queue, caches and ends of runs (fake experiments)."""
+"""core.engine.registry: start, dedup, queue, owners, caches and ends of runs, and the
+worker pool, on fake experiments (tests/engine_support.py)."""
 from __future__ import annotations
 
 import math
 import os
 import threading
 import time
-from dataclasses import dataclass
 
 import numpy as np
 import pytest
-import torch
 
 from core import device as device_mod
-from core import params, runs
-from core.cache import DiskCache
-from core.experiments import Experiment
-from core.params import param
-
-HINT = "Try a smaller lr."
-WAIT = 10.0  # an upper bound so that nothing hangs; no test measures time
-
-
-@dataclass(frozen=True)
-class FakeConfig:
-    steps: int = param(3, "Steps.", low=1, high=50)
-    tag: str = param("a", "Which run.", choices=("a", "b", "c", "d", "e"))
-    lr: float = param(0.1, "Step size.", low=1e-4, high=10, log=True)
-
-
-class Control:
-    """What a test controls of its fake runs: a gate they wait at, and what they did."""
-
-    def __init__(self, block: bool = False, cooperative: bool = True):
-        self.gate = threading.Event()
-        if not block:
-            self.gate.set()
-        self.cooperative = cooperative  # notice a cancel while waiting at the gate
-        self.started = threading.Event()
-        self.calls = 0
-        self.tags: list[str] = []
-        self.threads: list[threading.Thread] = []
-        self._lock = threading.Lock()
-
-    def body(self, config, report):
-        with self._lock:
-            self.calls += 1
-            self.tags.append(config.tag)
-            self.threads.append(threading.current_thread())
-        report.set_total(config.steps)
-        report.log(1, loss=1.0)
-        self.started.set()
-        deadline = time.monotonic() + WAIT
-        while not self.gate.wait(0.005):
-            if self.cooperative and report.cancelled:
-                report.log(1)  # raises Cancelled
-            if time.monotonic() > deadline:
-                raise TimeoutError("the test never opened the gate")
-        for step in range(2, config.steps + 1):
-            report.log(step, loss=1.0 / step)
-        report.snapshot("w", np.full((2, 3), config.steps, dtype=np.float32))
-        report.snapshot("extra", {"labels": np.arange(3), "step": config.steps,
-                                  "t": torch.ones(2)})
-
-
-def fake(ctl: Control, name: str = "fake", finish=None, version: int = 1) -> Experiment:
-    """A fake experiment; `finish(config, report)` gives its summary."""
-    def run(config, report):
-        ctl.body(config, report)
-        if finish is not None:
-            return finish(config, report)
-        return {"final_loss": 1.0 / config.steps, "tag": config.tag}
-    return Experiment(name=name, title=name.title(), Config=FakeConfig, run=run,
-                      version=version, diverge_hint=HINT)
-
-
-def wait_until(condition, what: str) -> None:
-    deadline = time.monotonic() + WAIT
-    while not condition():
-        assert time.monotonic() < deadline, f"never happened: {what}"
-        time.sleep(0.002)
+from core import engine, params
+from core.engine.cache import DiskCache
+from tests.engine_support import HINT, WAIT, Control, FakeConfig, fake, key_of, wait_until
 
 
 class Lab:
     def __init__(self, tmp_path):
         self.tmp_path = tmp_path
-        self.registries: list[runs.Registry] = []
+        self.registries: list[engine.Registry] = []
         self.controls: list[Control] = []
 
-    def registry(self, **kwargs) -> runs.Registry:
+    def registry(self, **kwargs) -> engine.Registry:
         kwargs.setdefault("workers", 1)
         kwargs.setdefault("cache_dir", self.tmp_path / "cache")
-        registry = runs.Registry(**kwargs)
+        registry = engine.Registry(**kwargs)
         self.registries.append(registry)
         return registry
 
@@ -112,10 +47,6 @@ def lab(tmp_path):
             registry.shutdown()
 
 
-def key_of(exp: Experiment, config: FakeConfig) -> str:
-    return params.cache_key(exp.name, exp.version, config)
-
-
 # --- starting, sharing and finishing -------------------------------------------------------
 
 def test_concurrent_identical_starts_share_one_run_and_train_once(lab):
@@ -124,7 +55,7 @@ def test_concurrent_identical_starts_share_one_run_and_train_once(lab):
     exp = fake(ctl)
     n = 12
     barrier = threading.Barrier(n)
-    got: list[runs.Run] = []
+    got: list[engine.Run] = []
     got_lock = threading.Lock()
 
     def start():
@@ -178,7 +109,9 @@ def test_wait_then_done_with_summary_metrics_and_snapshots(tmp_registry):
     assert isinstance(view.snapshots["extra"]["t"], np.ndarray)  # a tensor became numpy
     assert view.snapshots["extra"]["t"].tolist() == [1.0, 1.0]
     assert view.queue_position is None and view.from_cache is False
-    assert view.elapsed >= 0 and view.experiment == "fake"
+    assert view.experiment == "fake" and view.elapsed > 0
+    time.sleep(0.02)
+    assert run.view().elapsed == view.elapsed  # an ended run's clock has stopped
 
 
 def test_view_while_running_shows_progress(lab):
@@ -275,15 +208,34 @@ def test_release_by_the_last_owner_cancels_but_another_owner_keeps_it(lab):
 
     shared = registry.start(exp, FakeConfig(tag="b"), owner="s1")
     assert registry.start(exp, FakeConfig(tag="b"), owner="s2") is shared
-    assert shared.owners == {"s1", "s2"}
+    assert registry.owners(shared) == {"s1", "s2"}
     wait_until(lambda: shared.status == "running", "the shared run started")
     registry.release(shared, "s1")
-    assert not shared.cancelled and shared.owners == {"s2"}
+    assert not shared.cancelled and registry.owners(shared) == {"s2"}
     ctl.gate.set()
     assert shared.wait(WAIT)
     assert shared.status == "done"
     registry.release(shared, "s2")  # a finished run stays finished
     assert shared.status == "done" and registry.get(shared.key) is shared
+
+
+def test_a_rerun_is_watched_only_by_the_slot_that_started_it(lab):
+    registry = lab.registry(workers=1)
+    ctl = lab.control()
+    exp = fake(ctl)
+    first = registry.start(exp, FakeConfig(), owner="s1")
+    assert registry.start(exp, FakeConfig(), owner="s2") is first
+    assert first.wait(WAIT) and registry.owners(first) == {"s1", "s2"}
+    ctl.gate.clear()  # the rerun waits at the gate
+    again = registry.start(exp, FakeConfig(), owner="s3", force=True)
+    assert again is not first
+    assert (registry.owners(again), registry.owners(first)) == ({"s3"}, frozenset())
+    wait_until(lambda: again.status == "running", "the rerun started")
+    registry.release(first, "s1")  # the replaced run's slot lets go: the rerun goes on
+    assert not again.cancelled
+    registry.release(again, "s3")  # its own slot lets go: nobody watches it
+    assert again.wait(WAIT)
+    assert (again.status, first.status) == ("cancelled", "done")
 
 
 # --- failures and divergence -----------------------------------------------------------------
@@ -433,7 +385,7 @@ def test_queue_full(lab):
     assert ctl.started.wait(WAIT)
     b = registry.start(exp, FakeConfig(tag="b"))
     registry.start(exp, FakeConfig(tag="c"))
-    with pytest.raises(runs.QueueFull, match="2 runs are already waiting; cancel one"):
+    with pytest.raises(engine.QueueFull, match="2 runs are already waiting; cancel one"):
         registry.start(exp, FakeConfig(tag="d"))
     assert registry.get(key_of(exp, FakeConfig(tag="d"))) is None
     assert registry.start(exp, FakeConfig(tag="b")) is b  # an existing run is not refused
@@ -457,7 +409,7 @@ def test_force_retrains_a_finished_config(tmp_registry):
     assert tmp_registry.start(exp, FakeConfig()) is again
 
 
-# --- shutting down, and training in the calling thread --------------------------------------
+# --- shutting down ---------------------------------------------------------------------------
 
 def test_shutdown_cancels_runs_and_joins_the_workers(lab):
     registry = lab.registry(workers=1)
@@ -474,23 +426,6 @@ def test_shutdown_cancels_runs_and_joins_the_workers(lab):
     assert ctl.calls == 1
     with pytest.raises(RuntimeError, match="shutting down"):
         registry.start(exp, FakeConfig(tag="c"))
-
-
-def test_run_sync_trains_in_the_calling_thread():
-    ctl = Control()
-    run = runs.run_sync(fake(ctl), FakeConfig(steps=2))
-    assert ctl.threads == [threading.current_thread()]
-    assert run.status == "done" and run.summary == {"final_loss": 0.5, "tag": "a"}
-    assert run.metrics == {"loss": ([1, 2], [1.0, 0.5])}
-    assert run.key == key_of(fake(ctl), FakeConfig(steps=2))
-
-    def boom(config, report):
-        raise KeyError("x")
-
-    failed = runs.run_sync(fake(Control(), finish=boom))
-    assert (failed.status, failed.error) == ("failed", "KeyError: 'x'")
-    with pytest.raises(params.ParamError, match="'lr'"):
-        runs.run_sync(fake(Control()), FakeConfig(lr=20.0))
 
 
 # --- workers from the environment ------------------------------------------------------------
@@ -517,3 +452,44 @@ def test_default_workers_from_the_cpu_count(monkeypatch):
     assert device_mod.default_workers() == 1
     monkeypatch.setattr(os, "cpu_count", lambda: None)
     assert device_mod.default_workers() == 1
+
+
+# --- one visitor's share: the session cap, and cancel as withdrawing a claim ----------------
+
+def test_a_session_cannot_hold_more_new_runs_than_its_cap(lab):
+    registry = lab.registry(max_per_session=2, max_queue=16)
+    ctl = lab.control(block=True)
+    exp = fake(ctl)
+    first = registry.start(exp, FakeConfig(tag="a"), owner="s1:page1")
+    second = registry.start(exp, FakeConfig(tag="b"), owner="s1:page2")
+    with pytest.raises(engine.SessionBusy, match="at most 2 at once"):
+        registry.start(exp, FakeConfig(tag="c"), owner="s1:page3")
+    # the slot that asks may replace its own run (it lets go of the old one next) ...
+    replacing = registry.start(exp, FakeConfig(tag="d"), owner="s1:page2")
+    registry.release(second, "s1:page2")
+    assert replacing.status == "queued" and second.cancelled
+    # ... another visitor is not held back, and a run someone else started costs nothing
+    other = registry.start(exp, FakeConfig(tag="c"), owner="s2:page1")
+    assert registry.start(exp, FakeConfig(tag="c"), owner="s1:page3") is other
+    assert {r.config.tag for r in registry.session_runs("s1")} == {"a", "c", "d"}
+    ctl.gate.set()
+    for run in (first, replacing, other):
+        assert run.wait(WAIT) and run.status == "done"
+    assert registry.session_runs("s1") == []
+    # finished runs free the cap
+    assert registry.start(exp, FakeConfig(tag="e"), owner="s1:page4").wait(WAIT)
+
+
+def test_cancel_from_one_session_leaves_a_run_another_session_watches(lab):
+    registry = lab.registry()
+    ctl = lab.control(block=True)
+    exp = fake(ctl)
+    run = registry.start(exp, FakeConfig(), owner="alice:page")
+    assert registry.start(exp, FakeConfig(), owner="bob:page") is run
+    assert registry.start(exp, FakeConfig(), owner="bob:other") is run
+    assert registry.withdraw(run, "bob") is False  # alice still watches it
+    assert not run.cancelled and registry.owners(run) == {"alice:page"}
+    assert registry.withdraw(run, "alice") is True  # nobody left: it stops
+    assert run.cancelled
+    ctl.gate.set()
+    assert run.wait(WAIT) and run.status == "cancelled"

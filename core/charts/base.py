@@ -1,0 +1,150 @@
+"""Chart builders every idea uses: curves over steps, points in a plane, heatmaps,
+vectors drawn from the origin, and the colour scales and axes they share."""
+from __future__ import annotations
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+MAX_POINTS = 2000  # every redraw sends all of a chart's data: keep curves short
+CLASS_COLORS = alt.Scale(domain=["0", "1"], range=["#1f77b4", "#d62728"])
+SPLIT_COLORS = alt.Scale(domain=["train", "test"], range=["#1f77b4", "#d62728"])
+SET_SHAPES = alt.Scale(domain=["train", "test"], range=["circle", "triangle-up"])
+
+
+def one_color(name: str, color: str) -> alt.Scale:
+    """A colour scale with a single entry (for charts whose legend is the subtitle)."""
+    return alt.Scale(domain=[name], range=[color])
+
+
+def plane_axes(lo: float, hi: float, **scale) -> tuple[alt.X, alt.Y]:
+    """x₁ and x₂ over the same window [lo, hi] of a 2D input plane."""
+    s = alt.Scale(domain=[lo, hi], nice=False, **scale)
+    return alt.X("x:Q", scale=s, title="x₁"), alt.Y("y:Q", scale=s, title="x₂")
+
+
+# --- curves over training steps --------------------------------------------------------
+
+def downsample(steps: list[int], values: list[float], limit: int = MAX_POINTS):
+    if len(steps) <= limit:
+        return steps, values
+    idx = np.unique(np.linspace(0, len(steps) - 1, limit).round().astype(int))
+    return [steps[i] for i in idx], [values[i] for i in idx]
+
+
+def metrics_long(metrics: dict[str, tuple[list, list]], names: dict[str, str]) -> pd.DataFrame:
+    """Long-form frame (step, series, value) of the metrics named in `names`
+    ({metric: label in the legend})."""
+    frames = []
+    for metric, label in names.items():
+        if metric in metrics:
+            steps, values = downsample(*metrics[metric])
+            frames.append(pd.DataFrame({"step": steps, "series": label, "value": values}))
+    if not frames:
+        return pd.DataFrame({"step": pd.Series(dtype=int), "series": pd.Series(dtype=str),
+                             "value": pd.Series(dtype=float)})
+    return pd.concat(frames, ignore_index=True)
+
+
+def series_frame(values, label: str) -> pd.DataFrame:
+    """One curve (step 0, 1, ... of `values`) in the long form of `metrics_long`."""
+    values = np.asarray(values)
+    return pd.DataFrame({"step": np.arange(len(values)), "series": label, "value": values})
+
+
+def curves(frame: pd.DataFrame, title: str, y_title: str, log_y: bool = False,
+           log_x: bool = False, height: int = 280) -> alt.Chart:
+    y_scale = alt.Scale(type="log") if log_y else alt.Scale(zero=False)
+    x_scale = alt.Scale(type="log") if log_x else alt.Scale()
+    return alt.Chart(frame, title=title, height=height).mark_line().encode(
+        x=alt.X("step:Q", title="step", scale=x_scale),
+        y=alt.Y("value:Q", title=y_title, scale=y_scale),
+        color=alt.Color("series:N", title=None, legend=alt.Legend(orient="top-right")),
+        tooltip=["series:N", "step:Q", alt.Tooltip("value:Q", format=".4g")],
+    )
+
+
+def curves_legend_below(frame: pd.DataFrame, title: str, y_title: str, log_y: bool = False,
+                        height: int = 300, columns: int = 4) -> alt.Chart:
+    """`curves` with the legend under the plot, for many series (it would cover the
+    lines inside the plot)."""
+    return curves(frame, title, y_title, log_y=log_y, height=height).encode(
+        color=alt.Color("series:N", title=None, sort=list(dict.fromkeys(frame["series"])),
+                        scale=alt.Scale(scheme="tableau20" if frame["series"].nunique() > 10
+                                        else "tableau10"),
+                        legend=alt.Legend(orient="bottom", columns=columns,
+                                          labelLimit=160)))
+
+
+def log_step_curves(frame: pd.DataFrame, title: str, y_title: str, last_step: int,
+                    colors: alt.Scale | None = None, log_y: bool = False,
+                    height: int = 280, legend: str = "top") -> alt.Chart:
+    """Curves (step, series, value) on a log step axis from step 1 to `last_step`;
+    `legend` is where the legend goes ("right" for wide, short charts)."""
+    color = alt.Color("series:N", title=None, legend=alt.Legend(orient=legend),
+                      **({"scale": colors} if colors is not None else {}))
+    return alt.Chart(frame, title=title, height=height).mark_line().encode(
+        x=alt.X("step:Q", title="step (log scale)",
+                scale=alt.Scale(type="log", domain=[1, max(2, last_step)], nice=False)),
+        y=alt.Y("value:Q", title=y_title,
+                scale=alt.Scale(type="log") if log_y else alt.Scale(zero=False)),
+        color=color,
+        tooltip=["series:N", "step:Q", alt.Tooltip("value:Q", format=".4g")])
+
+
+def step_marks(curve: alt.Chart, marks: dict[str, int | None]) -> alt.LayerChart:
+    """Vertical dashed rules at the named steps (None: left out) over a step chart."""
+    rows = [{"step": s, "label": name} for name, s in marks.items() if s]
+    if not rows:
+        return alt.layer(curve)
+    rules = alt.Chart(pd.DataFrame(rows)).mark_rule(strokeDash=[4, 3], color="#555").encode(
+        x="step:Q", tooltip=["label:N", "step:Q"])
+    text = alt.Chart(pd.DataFrame(rows)).mark_text(align="left", dx=4, dy=8, color="#333",
+                                                   baseline="top").encode(
+        x="step:Q", y=alt.value(0), text="label:N")
+    return alt.layer(curve, rules, text)
+
+
+# --- points, heatmaps and vectors --------------------------------------------------------
+
+def points_frame(x: np.ndarray, label: np.ndarray, split: np.ndarray) -> pd.DataFrame:
+    return pd.DataFrame({"x": x[:, 0], "y": x[:, 1], "class": label.astype(int).astype(str),
+                         "set": np.where(np.asarray(split) == 0, "train", "test")})
+
+
+def scatter(points: pd.DataFrame, title: str, x_title: str, y_title: str,
+            height: int = 400) -> alt.Chart:
+    """Points coloured by class and shaped by train/test."""
+    return alt.Chart(points, title=title, height=height).mark_point(
+        filled=True, size=28, opacity=0.8).encode(
+        x=alt.X("x:Q", title=x_title, scale=alt.Scale(zero=False)),
+        y=alt.Y("y:Q", title=y_title, scale=alt.Scale(zero=False)),
+        color=alt.Color("class:N", scale=CLASS_COLORS, title="class"),
+        shape=alt.Shape("set:N", scale=SET_SHAPES, title=None),
+        tooltip=["class:N", "set:N"],
+    )
+
+
+def heatmap(frame: pd.DataFrame, x: alt.X, y: alt.Y, color: alt.Color, tooltip: list,
+            width: int | None = None, height: int | None = None, **mark) -> alt.Chart:
+    """One rectangle per row of `frame` at (x, y), coloured by `color`; facet it for
+    small multiples. `mark` styles the rectangles (stroke, ...)."""
+    size = {k: v for k, v in (("width", width), ("height", height)) if v is not None}
+    return alt.Chart(frame, **size).mark_rect(**mark).encode(
+        x=x, y=y, color=color, tooltip=tooltip)
+
+
+def vectors_from_origin(base: alt.Chart, line: dict, dot: dict,
+                        dot_size: alt.Size | None = None) -> list[alt.Chart]:
+    """Each row of an encoded chart (x, y) as a line from the origin with a dot at its
+    end: [lines, dots], to layer with more. `line` and `dot` style the two marks."""
+    lines = base.mark_rule(**line).encode(x2=alt.datum(0), y2=alt.datum(0))
+    dots = base.mark_circle(**dot)
+    return [lines, dots.encode(size=dot_size) if dot_size is not None else dots]
+
+
+def symmetric_limit(frame: pd.DataFrame, margin: float, floor: float = 0.0) -> float:
+    """Half the width of a square window around the origin that holds every (x, y)."""
+    if not len(frame):
+        return 1.0
+    return float(max(floor, np.abs(frame[["x", "y"]].to_numpy()).max()) * margin)

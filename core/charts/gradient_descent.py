@@ -1,0 +1,62 @@
+"""Gradient descent & backpropagation: the decision boundary, gradient norms per layer,
+and the tables of the chain rule worked by hand."""
+from __future__ import annotations
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+from core.charts.base import CLASS_COLORS, SET_SHAPES
+
+
+def decision_boundary(xs: np.ndarray, ys: np.ndarray, prob: np.ndarray, points: pd.DataFrame,
+                      title: str, height: int = 400) -> alt.LayerChart:
+    """P(class 1) over the input plane as a heatmap, with the data on top."""
+    gx, gy = np.meshgrid(xs, ys)
+    step = float(xs[1] - xs[0]) if len(xs) > 1 else 1.0
+    # Every redraw sends the whole grid: short numbers, and the cell ends computed in Vega.
+    grid = pd.DataFrame({"x": gx.ravel().round(4), "y": gy.ravel().round(4),
+                         "p": np.asarray(prob, dtype=np.float64).ravel().round(3)})
+    domain = [float(xs[0]), float(xs[-1]) + step]
+    heat = alt.Chart(grid).mark_rect(opacity=0.55, strokeWidth=0).transform_calculate(
+        x2=f"datum.x + {step:.6f}", y2=f"datum.y + {step:.6f}",
+    ).encode(
+        x=alt.X("x:Q", scale=alt.Scale(domain=domain, nice=False), title="x₁"),
+        x2="x2:Q",
+        y=alt.Y("y:Q", scale=alt.Scale(domain=domain, nice=False), title="x₂"),
+        y2="y2:Q",
+        color=alt.Color("p:Q", title="P(class 1)",
+                        scale=alt.Scale(scheme="redblue", domain=[0, 1], reverse=True)),
+    )
+    dots = alt.Chart(points).mark_point(filled=True, size=28, stroke="white", strokeWidth=0.6,
+                                        opacity=0.95).encode(
+        x="x:Q", y="y:Q",
+        color=alt.Color("class:N", scale=CLASS_COLORS, legend=None),
+        shape=alt.Shape("set:N", scale=SET_SHAPES, title=None),
+        tooltip=["class:N", "set:N"],
+    )
+    return alt.layer(heat, dots, title=title, height=height).resolve_scale(color="independent")
+
+
+def gradient_norm_names(metrics: dict) -> dict[str, str]:
+    """{metric: legend label} of the per-layer gradient norms a run logged."""
+    return {k: f"layer {k.rsplit('layer', 1)[1]}" for k in metrics if k.startswith("grad_norm")}
+
+
+def forward_table(result: dict) -> pd.DataFrame:
+    """The forward pass of `core.backprop.chain_rule`, one row per quantity."""
+    return pd.DataFrame(result["forward"])
+
+
+def gradient_table(result: dict) -> pd.DataFrame:
+    """Each weight's gradient by hand, by autograd and by finite differences."""
+    return pd.DataFrame(result["gradients"])
+
+
+def step_table(before: dict, grads: dict, after: dict, lr: float) -> pd.DataFrame:
+    """One gradient step, weight by weight: before, gradient, −lr × gradient, after."""
+    return pd.DataFrame({
+        "weight": list(before), "before": list(before.values()),
+        "gradient": [grads[k] for k in before],
+        "−lr × gradient": [-lr * grads[k] for k in before],
+        "after": [after[k] for k in before]})
