@@ -74,6 +74,12 @@ PAGES = [
              "Modular addition: the training pairs are memorized within dozens of steps, the rule found "
              "thousands of steps later as weight decay shrinks the weights.",
              experiments=("grokking",)),
+    PageInfo("Data", "views/data.py", "Data", ":material/dataset:",
+             "Repeated examples are memorized and cost more than fresh ones; copies found "
+             "and removed; labels spent where the model is unsure; the compute-optimal "
+             "model size.",
+             experiments=("repetition", "deduplication", "active_learning",
+                          "chinchilla_law", "isoflop")),
 ]
 HOME = PageInfo("", "views/home.py", "Home", ":material/home:", "")
 

@@ -269,11 +269,12 @@ def learning_curves(frame: pd.DataFrame, full_pool: float | None, title: str,
     return alt.layer(*layers, title=title, height=height)
 
 
-def strategy_table(summary: dict, at: tuple[int, ...] = (50, 100, 150)) -> pd.DataFrame:
+def strategy_table(summary: dict, at: tuple[int, ...] = (50, 100)) -> pd.DataFrame:
     """One row per strategy: accuracy at a few label counts and at the end, labels until
     the mean curve reaches 90 % and 95 % (and how many seeds' curves get there), the
-    curve's mean and its gain over random."""
+    curve's mean and its gain over random in points (and on how many seeds it is ahead)."""
     labels = summary["labels"]
+    seeds = summary["seeds"]
     rows = []
     for name, s in summary["strategies"].items():
         row = {"strategy": name}
@@ -284,12 +285,11 @@ def strategy_table(summary: dict, at: tuple[int, ...] = (50, 100, 150)) -> pd.Da
         for target, reach in s["labels_to_reach"].items():
             n = reach["mean_curve"]
             row[f"labels to {target}"] = ("–" if n is None else str(n)) + \
-                f" ({reach['seeds_reaching']}/{summary['seeds']} seeds)"
-        row["mean over the curve"] = f"{s['curve_mean']:.1%} ± {s['curve_mean_std']:.1%}"
-        row["gain over random"] = "–" if name == "random" else \
-            f"{100 * s['gain_over_random']:+.1f} ± {100 * s['gain_over_random_std']:.1f} pts"
-        row["seeds above random"] = "–" if name == "random" else \
-            f"{s['seeds_beating_random']}/{summary['seeds']}"
+                f" ({reach['seeds_reaching']}/{seeds})"
+        row["curve mean"] = f"{s['curve_mean']:.1%} ± {s['curve_mean_std']:.1%}"
+        row["vs random (seeds ahead)"] = "–" if name == "random" else \
+            f"{100 * s['gain_over_random']:+.1f} ± {100 * s['gain_over_random_std']:.1f} " \
+            f"({s['seeds_beating_random']}/{seeds})"
         rows.append(row)
     return pd.DataFrame(rows).set_index("strategy")
 
@@ -427,25 +427,27 @@ def exponent_frame(summary: dict) -> dict[str, pd.DataFrame]:
         span = np.log(np.r_[budgets, summary["check_budget"]])
         xs = np.linspace(span.min(), span.max(), 20)
         lines.append(pd.DataFrame({"c": np.exp(xs), "n": np.exp(centre_n + a * (xs - centre_c)),
-                                   "what": f"fit: N_opt ∝ C^{a:.2f}"}))
+                                   "what": f"fit: N ∝ C^{a:.2f}"}))
         lines.append(pd.DataFrame({"c": np.exp(xs), "n": np.exp(
             centre_n + summary["paper_a"] * (xs - centre_c)),
-            "what": f"slope {summary['paper_a']:g} (the paper's)"}))
+            "what": f"slope {summary['paper_a']:g} (paper)"}))
     extra = []
     if summary.get("predicted_n") is not None:
         extra.append({"c": summary["check_budget"], "n": summary["predicted_n"],
-                      "what": "predicted for the check budget"})
+                      "what": "predicted at the check budget"})
     check = summary.get("check")
     if check:
         extra.append({"c": summary["check_budget"], "n": check["measured_n_opt"],
-                      "what": "measured at the check budget"})
+                      "what": "measured there"})
     return {"points": pd.concat([points, pd.DataFrame(extra)], ignore_index=True)
             if extra else points,
             "lines": pd.concat(lines, ignore_index=True) if lines else _empty("c", "n", "what")}
 
 
-EXPONENT_COLORS = {"best N per budget": "#1f77b4", "predicted for the check budget": "#ff7f0e",
-                   "measured at the check budget": "#d62728"}
+EXPONENT_COLORS = {"best N per budget": "#1f77b4", "predicted at the check budget": "#ff7f0e",
+                   "measured there": "#d62728"}
+EXPONENT_SHAPES = {"best N per budget": "circle", "predicted at the check budget": "diamond",
+                   "measured there": "square"}
 
 
 def exponent_chart(frames: dict[str, pd.DataFrame], title: str,
@@ -469,7 +471,7 @@ def exponent_chart(frames: dict[str, pd.DataFrame], title: str,
     points = alt.Chart(frames["points"]).mark_point(size=110, filled=True).encode(
         x=x, y=y, color=alt.Color("what:N", scale=scale),
         shape=alt.Shape("what:N", scale=alt.Scale(
-            domain=list(EXPONENT_COLORS), range=["circle", "diamond", "square"]), legend=None),
+            domain=shown, range=[EXPONENT_SHAPES[n] for n in shown]), legend=None),
         opacity=alt.value(1.0),
         tooltip=["what:N", alt.Tooltip("c:Q", format=".2g", title="C"),
                  alt.Tooltip("n:Q", format=",.0f", title="N")])
