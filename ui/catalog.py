@@ -80,6 +80,12 @@ PAGES = [
              "model size.",
              experiments=("repetition", "deduplication", "active_learning",
                           "chinchilla_law", "isoflop")),
+    PageInfo("Optimization", "views/optimization.py", "Optimization",
+             ":material/speed:",
+             "GD, momentum and Adam on a narrow valley (GD breaks past lr = 2/L), the "
+             "learning-rate U, the signal through 50 layers at init, and muP's width "
+             "transfer.",
+             experiments=("optimizer_paths", "lr_sweep", "initialization", "mup_transfer")),
 ]
 HOME = PageInfo("", "views/home.py", "Home", ":material/home:", "")
 

@@ -1,0 +1,137 @@
+"""Initialization: how the spread of the signal changes through a deep MLP at its
+initial weights (He et al. 2015; Glorot & Bengio 2010; Understanding Deep Learning,
+notebook 7.3).
+
+A plain MLP, `depth` layers of `width` units, no biases, weights N(0, σ²) with σ² a
+multiple of 1/fan_in, fed a batch of standard normal inputs. Per layer: the standard
+deviation of the pre-activations on the way forward, and after one backward pass of a
+linear read-out the norm of the gradient with respect to each layer's
+pre-activations (per example, RMS over the batch): the signal that reaches that layer's
+weights. Small weights shrink it on its way back to the first layer, large ones blow it
+up, by the same factor per layer as the forward spread. With ReLU, which zeroes half
+of its input, the variance is kept only at σ² = 2/fan_in (He); at 1/fan_in (LeCun,
+and Xavier's 2/(fan_in + fan_out) for square layers) it halves at every layer; at half
+or double He's σ it shrinks or grows by 2 per layer. tanh is about linear near zero, so
+for it 1/fan_in is the keeping scale (Xavier). Every scheme is an instance of one
+batched model (the same weight draw, scaled per scheme), in float64 so that 2^depth
+stays representable.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from core.device import choose as choose_device
+from core.experiments import Experiment
+from core.params import param
+
+# name: (variance × fan_in, activation, label)
+SCHEMES = {
+    "he": (2.0, "relu", "He (2/fan_in), ReLU"),
+    "lecun": (1.0, "relu", "LeCun / Xavier (1/fan_in), ReLU"),
+    "he_half": (0.5, "relu", "½ × He's σ, ReLU"),
+    "he_double": (8.0, "relu", "2 × He's σ, ReLU"),
+    "xavier_tanh": (1.0, "tanh", "Xavier (1/fan_in), tanh"),
+}
+KEPT = (0.5, 2.0)  # a last/first spread ratio in here counts as "kept"
+
+
+@dataclass(frozen=True)
+class Config:
+    depth: int = param(50, "Layers of the MLP.", low=2, high=100)
+    width: int = param(128, "Units per layer.", low=4, high=256)
+    batch_size: int = param(256, "Standard normal inputs pushed through at once.",
+                            low=8, high=512)
+    seeds: int = param(3, "Independent draws of the weights; the spreads are averaged "
+                       "(geometric mean).", low=1, high=8)
+    seed: int = param(0, "Seed for the inputs and the weights.", low=0, high=2**31 - 1)
+
+
+def forward_backward(x: torch.Tensor, weights: list[torch.Tensor], std: torch.Tensor,
+                     tanh: torch.Tensor, readout: torch.Tensor) -> tuple[list, list]:
+    """Push `x` [schemes, batch, n] through the layers (scheme k uses std[k] × the shared
+    standard normal draw), back-propagate a linear read-out, and return per layer the
+    pre-activations' std and the gradient's norm there, each [schemes]."""
+    h = x.requires_grad_()
+    outputs, spreads = [], []
+    for w in weights:
+        z = (h @ w) * std  # the same draw for every scheme, scaled
+        z.retain_grad()
+        outputs.append(z)
+        spreads.append(z.detach().std(dim=(1, 2)))
+        h = torch.where(tanh, torch.tanh(z), torch.relu(z))
+    (h @ readout).mean(1).sum().backward()
+    # the backward signal δ = dL/dz at each layer, per example (RMS over the batch); it
+    # is what reaches a layer's weights: dL/dW = Σ_b h_b δ_bᵀ
+    grads = [z.grad.norm(dim=2).pow(2).mean(1).sqrt() for z in outputs]
+    return spreads, grads
+
+
+def run(config: Config, report) -> dict:
+    device = choose_device()
+    names = list(SCHEMES)
+    n, d = config.width, config.depth
+    std = torch.tensor([SCHEMES[m][0] / n for m in names], dtype=torch.float64,
+                       device=device).sqrt().view(-1, 1, 1)
+    tanh = torch.tensor([SCHEMES[m][1] == "tanh" for m in names], device=device)
+    tanh = tanh.view(-1, 1, 1)
+    report.set_total(config.seeds * d)  # progress in layers pushed through
+    spread, grads = [], []
+    for s in range(config.seeds):  # one seed at a time: the backward keeps every layer
+        gen = torch.Generator().manual_seed(config.seed * 1009 + s)
+        x = torch.randn(config.batch_size, n, generator=gen, dtype=torch.float64)
+        weights = [torch.randn(n, n, generator=gen, dtype=torch.float64).to(device)
+                   for _ in range(d)]
+        readout = (torch.randn(n, generator=gen, dtype=torch.float64) / n ** 0.5).to(device)
+        sp, gr = forward_backward(x.to(device).expand(len(names), -1, -1).clone(), weights,
+                                  std, tanh, readout)
+        spread.append(torch.stack(sp, 1).cpu().numpy())  # [schemes, layers]
+        grads.append(torch.stack(gr, 1).cpu().numpy())
+        ratio = spread[-1][:, -1] / np.maximum(spread[-1][:, 0], 1e-300)
+        report.log((s + 1) * d, **{f"log10_ratio_{m}": float(np.log10(max(r, 1e-300)))
+                             for m, r in zip(names, ratio)})
+        if report.cancelled:
+            break
+    return summarize(names, np.stack(spread, 1), np.stack(grads, 1), config)
+
+
+def _geomean(a: np.ndarray) -> np.ndarray:
+    """Geometric mean over the seeds (axis 0); zeros (dead ReLU nets) stay 0."""
+    a = np.asarray(a, dtype=np.float64)
+    return np.where((a > 0).all(0), np.exp(np.log(np.maximum(a, 1e-300)).mean(0)), 0.0)
+
+
+def _ratio(last: float, first: float) -> float | None:
+    return float(last / first) if first > 0 else None
+
+
+def summarize(names: list[str], spread: np.ndarray, grads: np.ndarray,
+              config: Config) -> dict:
+    """`spread`, `grads` are [scheme, seed, layer]."""
+    out = {"layers": list(range(1, spread.shape[2] + 1)), "schemes": {},
+           "kept_range": list(KEPT), "depth": config.depth, "width": config.width}
+    for i, name in enumerate(names):
+        std = _geomean(spread[i])
+        g = _geomean(grads[i])
+        ratio = _ratio(std[-1], std[0])
+        grad_ratio = _ratio(g[0], g[-1])  # the first layer's gradient over the last's
+        per_layer = float(ratio ** (1 / (len(std) - 1))) if ratio and len(std) > 1 else None
+        out["schemes"][name] = {
+            "label": SCHEMES[name][2], "variance_times_fan_in": SCHEMES[name][0],
+            "activation": SCHEMES[name][1], "std_per_layer": std.tolist(),
+            "grad_norm_per_layer": g.tolist(), "last_over_first_std": ratio,
+            "factor_per_layer": per_layer, "first_over_last_grad": grad_ratio,
+            "kept": ratio is not None and KEPT[0] <= ratio <= KEPT[1]}
+    return out
+
+
+EXPERIMENT = Experiment(
+    name="initialization",
+    title="Initialization: keep the signal's spread through 50 layers",
+    Config=Config,
+    run=run,
+    diverge_hint="Lower the depth.",
+    small={"depth": 5, "width": 16, "batch_size": 16, "seeds": 1},
+)
