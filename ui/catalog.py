@@ -30,7 +30,7 @@ def here(view_file: str) -> PageInfo:
 
 # The essay's order; the navigation and the home page list sections in this order.
 SECTIONS = ("Foundations", "Memorization", "Generalization", "Ensembles & regularization",
-            "Data", "Optimization")
+            "Data", "Optimization", "Architectures")
 
 PAGES = [
     PageInfo("Foundations", "views/gradient_descent.py", "Gradient descent & backprop",
@@ -86,6 +86,11 @@ PAGES = [
              "learning-rate U, the signal through 50 layers at init, and muP's width "
              "transfer.",
              experiments=("optimizer_paths", "lr_sweep", "initialization", "mup_transfer")),
+    PageInfo("Architectures", "views/capsules.py", "Capsule networks",
+             ":material/scatter_plot:",
+             "Dynamic routing by agreement on 8×8 digits: the couplings sharpen toward the "
+             "winning digit, and a uniform-routing control and a plain CNN check whether it pays.",
+             experiments=("capsules",)),
 ]
 HOME = PageInfo("", "views/home.py", "Home", ":material/home:", "")
 
