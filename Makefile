@@ -30,6 +30,9 @@ bench: $(VENV)/.installed
 	$(PY) bench/engine_overhead.py
 	$(PY) bench/instances.py
 	$(PY) bench/ensemble_batching.py
+	$(PY) bench/data_pages.py
+	$(PY) bench/optimization_pages.py
+	$(PY) bench/capsules.py
 	$(PY) bench/latency.py
 
 clean:
