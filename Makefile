@@ -13,6 +13,9 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	# mup (muP's reference code) for the test that checks our parametrization against it;
+	# without --no-deps pip would swap torch for a CUDA build
+	$(PY) -m pip install --quiet --no-deps "mup==1.0.0"
 	touch $@
 
 run: $(VENV)/.installed

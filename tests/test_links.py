@@ -71,7 +71,7 @@ def test_a_signed_zero_in_a_link_is_taken_as_zero(page):
 
 # --- in a real browser ---------------------------------------------------------------
 
-BROWSER_PAGES = ["gradient_descent", "hopfield", "superposition"]
+BROWSER_PAGES = [p.name for p in PAGES]  # every page
 
 
 def test_crafted_links_load_nothing_from_another_host_and_show_text(server):
