@@ -29,7 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from core import engine  # noqa: E402
 from core.device import warm_up  # noqa: E402
 from core.experiments import lr_sweep, mup_transfer  # noqa: E402
-from core.instance_mlp import InstanceOptimizer, cross_entropy, digits  # noqa: E402
+from core.instance_mlp import (InstanceOptimizer, batch_orders, cross_entropy,  # noqa: E402
+                               digits, lr_grid)
 
 DEFAULT_RUNS = ("optimizer_paths", "lr_sweep", "initialization", "mup_transfer")
 
@@ -51,9 +52,9 @@ def train(model, opt, data, orders, steps: int) -> None:
 
 def sweep_batched_vs_loop(steps: int) -> tuple[float, float]:
     config = lr_sweep.Config(seeds=1, steps=steps)
-    lrs = lr_sweep.lr_grid(config)
+    lrs = lr_grid(config)
     data = digits(config.n_train, 0)
-    orders = torch.as_tensor(mup_transfer.batch_orders(config.n_train, config.batch_size,
+    orders = torch.as_tensor(batch_orders(config.n_train, config.batch_size,
                                                        steps, 0))
 
     def batched():
@@ -73,9 +74,9 @@ def sweep_batched_vs_loop(steps: int) -> tuple[float, float]:
 
 def mup_batched_vs_loop(steps: int, width: int = 128) -> tuple[float, float]:
     config = mup_transfer.Config(steps=steps)
-    lrs = mup_transfer.lr_grid(config)
+    lrs = lr_grid(config)
     data = digits(config.n_train, 0)
-    orders = torch.as_tensor(mup_transfer.batch_orders(config.n_train, config.batch_size,
+    orders = torch.as_tensor(batch_orders(config.n_train, config.batch_size,
                                                        steps, 0))
 
     def batched():

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from core.params import rule
+
 UPDATE_RULES = ("sgd", "momentum", "adam")
 
 
@@ -142,3 +144,40 @@ class InstanceOptimizer:
         for p, (m, v) in zip(self.params, self.state):
             for t in (p, m, v):
                 t[mask] = 0.0
+
+
+# --- what the learning-rate sweeps share (lr_sweep, mup_transfer) ----------------------
+
+EVAL_CHUNK = 400  # training images per forward call when measuring the full-set loss
+
+SWEEP_RULES = (
+    rule(("lr_max", "lr_min"), lambda c: c.lr_max > c.lr_min,
+         "'lr_max' must be larger than 'lr_min'"),
+    rule(("batch_size", "n_train"), lambda c: c.batch_size <= c.n_train,
+         "'batch_size' must be at most 'n_train'"),
+)
+
+
+def lr_grid(config) -> list[float]:
+    """`n_lrs` learning rates from `lr_min` to `lr_max`, evenly spaced in log."""
+    return [float(f"{v:.6g}") for v in np.geomspace(config.lr_min, config.lr_max,
+                                                    config.n_lrs)]
+
+
+def batch_orders(n_train: int, batch: int, steps: int, seed: int) -> np.ndarray:
+    """[steps, batch] indices: shuffled epochs, the same order at every width and lr."""
+    rng = np.random.default_rng([seed, 11])
+    per_epoch = n_train // batch
+    epochs = -(-steps // per_epoch)
+    order = np.concatenate([rng.permutation(n_train)[:per_epoch * batch]
+                            for _ in range(epochs)])
+    return order[:steps * batch].reshape(steps, batch)
+
+
+@torch.no_grad()
+def full_losses(model: InstanceMLP, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    total = torch.zeros(model.weights[0].shape[0], device=x.device)
+    for start in range(0, len(y), EVAL_CHUNK):
+        xb, yb = x[start:start + EVAL_CHUNK], y[start:start + EVAL_CHUNK]
+        total += cross_entropy(model(xb), yb) * len(yb)
+    return total / len(y)

@@ -17,9 +17,9 @@ import torch
 
 from core.device import choose as choose_device
 from core.experiments import Experiment
-from core.experiments.mup_transfer import batch_orders, full_losses
-from core.instance_mlp import InstanceMLP, InstanceOptimizer, cross_entropy, digits
-from core.params import param, rule
+from core.instance_mlp import (SWEEP_RULES, InstanceMLP, InstanceOptimizer, batch_orders,
+                               cross_entropy, digits, full_losses, lr_grid)
+from core.params import param
 
 OPTIMIZERS = ("sgd", "momentum", "adam")
 NAMES = {"sgd": "SGD", "momentum": "SGD + momentum", "adam": "Adam"}
@@ -48,17 +48,7 @@ class Config:
     seed: int = param(0, "Seed for the data, the batches and the initial weights.", low=0,
                       high=2**31 - 1)
 
-    RULES = (
-        rule(("lr_max", "lr_min"), lambda c: c.lr_max > c.lr_min,
-             "'lr_max' must be larger than 'lr_min'"),
-        rule(("batch_size", "n_train"), lambda c: c.batch_size <= c.n_train,
-             "'batch_size' must be at most 'n_train'"),
-    )
-
-
-def lr_grid(config: Config) -> list[float]:
-    return [float(f"{v:.6g}") for v in np.geomspace(config.lr_min, config.lr_max,
-                                                    config.n_lrs)]
+    RULES = SWEEP_RULES
 
 
 def make_models(config: Config, lrs: list[float], device: torch.device):

@@ -31,13 +31,13 @@ import torch
 
 from core.device import choose as choose_device
 from core.experiments import Experiment
-from core.instance_mlp import InstanceMLP, InstanceOptimizer, cross_entropy, digits
-from core.params import param, rule
+from core.instance_mlp import (SWEEP_RULES, InstanceMLP, InstanceOptimizer, batch_orders,
+                               cross_entropy, digits, full_losses, lr_grid)
+from core.params import param
 
 PARAMETRIZATIONS = ("sp", "mup")
 BLOWUP = 1e3  # a cross-entropy this large (from ln 10 ≈ 2.3 at the start) has blown up
 GROWS = 0.25  # a log-log slope above this counts as growing with width
-EVAL_CHUNK = 400
 
 
 @dataclass(frozen=True)
@@ -68,17 +68,7 @@ class Config:
     seed: int = param(0, "Seed for the data order and the initial weights.", low=0,
                       high=2**31 - 1)
 
-    RULES = (
-        rule(("lr_max", "lr_min"), lambda c: c.lr_max > c.lr_min,
-             "'lr_max' must be larger than 'lr_min'"),
-        rule(("batch_size", "n_train"), lambda c: c.batch_size <= c.n_train,
-             "'batch_size' must be at most 'n_train'"),
-    )
-
-
-def lr_grid(config: Config) -> list[float]:
-    return [float(f"{v:.6g}") for v in np.geomspace(config.lr_min, config.lr_max,
-                                                    config.n_lrs)]
+    RULES = SWEEP_RULES
 
 
 def build_model(width: int, config: Config, lrs: list[float], seed: int,
@@ -111,25 +101,6 @@ def build_model(width: int, config: Config, lrs: list[float], seed: int,
     lr = torch.tensor(lrs * 2, device=device)
     return model, InstanceOptimizer(model.parameters(), "adam", lr, scales=scales), \
         mup.to(device)
-
-
-def batch_orders(n_train: int, batch: int, steps: int, seed: int) -> np.ndarray:
-    """[steps, batch] indices: shuffled epochs, the same order at every width and lr."""
-    rng = np.random.default_rng([seed, 11])
-    per_epoch = n_train // batch
-    epochs = -(-steps // per_epoch)
-    order = np.concatenate([rng.permutation(n_train)[:per_epoch * batch]
-                            for _ in range(epochs)])
-    return order[:steps * batch].reshape(steps, batch)
-
-
-@torch.no_grad()
-def full_losses(model: InstanceMLP, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    total = torch.zeros(model.weights[0].shape[0], device=x.device)
-    for start in range(0, len(y), EVAL_CHUNK):
-        xb, yb = x[start:start + EVAL_CHUNK], y[start:start + EVAL_CHUNK]
-        total += cross_entropy(model(xb), yb) * len(yb)
-    return total / len(y)
 
 
 def train_width(width: int, seed: int, config: Config, data, lrs: list[float],
