@@ -148,3 +148,14 @@ def symmetric_limit(frame: pd.DataFrame, margin: float, floor: float = 0.0) -> f
     if not len(frame):
         return 1.0
     return float(max(floor, np.abs(frame[["x", "y"]].to_numpy()).max()) * margin)
+
+
+def reference_line(y: float, label: str) -> list[alt.Chart]:
+    """A dashed horizontal line at `y` with its label at the right end (a floor, a
+    ceiling: a value the curves are read against)."""
+    ref = pd.DataFrame({"y": [y], "label": [label]})
+    return [alt.Chart(ref).mark_rule(strokeDash=[5, 4], color="#555").encode(y="y:Q"),
+            alt.Chart(ref).mark_text(align="right", dx=-4, dy=-6, color="#555",
+                                     fontSize=11).encode(x=alt.value("width"), y="y:Q",
+                                                         text="label:N")]
+

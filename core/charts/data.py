@@ -11,6 +11,8 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
+from core.charts import base
+
 SIDE = 8  # digits are 8×8
 GAP = 1  # blank pixels between images in a grid
 STRATEGY_COLORS = alt.Scale(domain=["random", "least confidence", "margin", "entropy"],
@@ -94,11 +96,7 @@ def train_loss_vs_repeats(frame: pd.DataFrame, bayes: float | None, title: str,
                  alt.Tooltip("loss:Q", format=".3f")])
     layers = [chart]
     if bayes is not None:
-        floor = pd.DataFrame({"y": [bayes], "label": [f"Bayes floor {bayes:.3f}"]})
-        layers += [alt.Chart(floor).mark_rule(strokeDash=[5, 4], color="#555").encode(y="y:Q"),
-                   alt.Chart(floor).mark_text(align="right", dx=-4, dy=-6, color="#555",
-                                              fontSize=11).encode(
-                       x=alt.value("width"), y="y:Q", text="label:N")]
+        layers += base.reference_line(bayes, f"Bayes floor {bayes:.3f}")
     return alt.layer(*layers, title=title, height=height)
 
 
@@ -261,11 +259,7 @@ def learning_curves(frame: pd.DataFrame, full_pool: float | None, title: str,
         tooltip=["strategy:N", "labels:Q", alt.Tooltip("accuracy:Q", format=".1%")])
     layers = [band, line]
     if full_pool is not None:
-        ref = pd.DataFrame({"y": [full_pool], "label": [f"every pool label: {full_pool:.1%}"]})
-        layers += [alt.Chart(ref).mark_rule(strokeDash=[5, 4], color="#555").encode(y="y:Q"),
-                   alt.Chart(ref).mark_text(align="right", dx=-4, dy=-6, color="#555",
-                                            fontSize=11).encode(
-                       x=alt.value("width"), y="y:Q", text="label:N")]
+        layers += base.reference_line(full_pool, f"every pool label: {full_pool:.1%}")
     return alt.layer(*layers, title=title, height=height)
 
 
