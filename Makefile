@@ -36,6 +36,7 @@ bench: $(VENV)/.installed
 	$(PY) bench/data_pages.py
 	$(PY) bench/optimization_pages.py
 	$(PY) bench/capsules.py
+	$(PY) bench/costs.py
 	$(PY) bench/latency.py
 
 clean:

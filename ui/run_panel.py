@@ -41,6 +41,9 @@ def start(page: str, experiment: str, config: Any, force: bool = False) -> engin
         return shown  # keep showing how it ended (or is ending); Rerun trains it again
     try:
         run = reg.start(experiment, config, owner=me, force=force)
+    except engine.TooLong as err:  # retrying would not help: say what to lower
+        st.warning(err.message.markdown, icon=":material/timer_off:")
+        return None
     except (engine.QueueFull, engine.SessionBusy) as err:
         left, right = st.columns([4, 1], vertical_alignment="center")
         left.warning(f"This run cannot start now. {err}", icon=":material/hourglass_empty:")

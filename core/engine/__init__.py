@@ -10,11 +10,11 @@
 
 Pages, the CLI and tests import the names below from `core.engine`.
 """
-from core.engine.registry import (QueueFull, Registry, SessionBusy, default_registry,
-                                  reset_default_registry)
+from core.engine.registry import (QueueFull, Registry, SessionBusy, TooLong,
+                                  default_registry, reset_default_registry)
 from core.engine.run import (ACTIVE, CANCELLED, DIVERGED, DONE, FAILED, FINISHED, QUEUED,
                              RUNNING, Cancelled, Diverged, Run, RunView, execute, run_sync)
 
 __all__ = ["ACTIVE", "CANCELLED", "DIVERGED", "DONE", "FAILED", "FINISHED", "QUEUED",
            "RUNNING", "Cancelled", "Diverged", "QueueFull", "Registry", "Run", "RunView", "SessionBusy",
-           "default_registry", "execute", "reset_default_registry", "run_sync"]
+           "TooLong", "default_registry", "execute", "reset_default_registry", "run_sync"]

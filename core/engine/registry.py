@@ -16,6 +16,7 @@ import threading
 from collections import OrderedDict, deque
 from typing import Any
 
+from core import cost
 from core import device as device_mod
 from core.engine.cache import DiskCache
 from core.engine.run import ACTIVE, CANCELLED, FINISHED, Run, new_run
@@ -31,6 +32,15 @@ class QueueFull(RuntimeError):
 
 class SessionBusy(RuntimeError):
     """One visitor (session) asked for more new runs than its cap allows at once."""
+
+
+class TooLong(RuntimeError):
+    """The configuration would hold a worker longer than the server allows for one run
+    (`core.cost`); `message` names the setting to lower."""
+
+    def __init__(self, message):
+        super().__init__(str(message))
+        self.message = message
 
 
 def default_max_per_session() -> int:
@@ -51,13 +61,16 @@ class Registry:
     def __init__(self, workers: int | None = None, cache_dir: str | None = None,
                  max_queue: int = 16, max_runs_in_memory: int = 64,
                  max_cache_bytes: int | None = None, mode: str = "thread",
-                 max_per_session: int | None = None):
+                 max_per_session: int | None = None, max_run_seconds: float | None = None):
         if mode not in TRAINERS:
             raise ValueError(f"mode must be one of {', '.join(TRAINERS)}; got {mode!r}")
         self.mode = mode
         self.workers = workers or device_mod.default_workers()
         self.max_queue = max_queue
         self.max_per_session = max_per_session or default_max_per_session()
+        # the longest run (estimated seconds) this registry trains; 0: no bound
+        self.max_run_seconds = (cost.max_run_seconds() if max_run_seconds is None
+                                else max_run_seconds)
         self.max_runs_in_memory = max_runs_in_memory
         self.disk = DiskCache(cache_dir, max_cache_bytes)
         self.device = device_mod.describe()
@@ -93,6 +106,10 @@ class Registry:
                 if force:
                     self.disk.delete(key)
                 if run is None:
+                    too_long = cost.check(queued.experiment, queued.config,
+                                          self.max_run_seconds)
+                    if too_long is not None:
+                        raise TooLong(too_long)
                     if len(self._queue) >= self.max_queue:
                         raise QueueFull(f"{len(self._queue)} runs are already waiting; "
                                         "cancel one or try again when one has finished.")

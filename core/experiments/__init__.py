@@ -23,6 +23,9 @@ class Experiment:
     # Settings that make a run take well under a second (few steps, small sizes): the
     # contract test and the fuzz test run every field's bounds on top of these.
     small: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    # How long a run takes, estimated from its settings (core.cost): the server refuses
+    # a configuration that would hold a worker longer than LAB_MAX_RUN_SECONDS.
+    cost: Any = field(default=None, hash=False, compare=False)
 
 
 @lru_cache(maxsize=1)

@@ -12,12 +12,15 @@ LogisticRegression(C=1, max_iter=300) refitted each round.
 """
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 
+from core import cost as work
+from core.cost import Cost
 from core.experiments import Experiment
 from core.params import param, rule
 
@@ -242,11 +245,22 @@ def _ahead_from(counts, behind: np.ndarray) -> int | None:
     return None
 
 
+# the work of a run, for core.cost: it grows as the run's compute does
+def _active_learning_work(c) -> float:
+    return (
+        c.seeds
+        * len(STRATEGIES)
+        * (math.ceil((c.budget - c.initial_labels) / c.batch) + 1)
+        * (2000 + c.budget)
+    )
+
+
 EXPERIMENT = Experiment(
     name="active_learning",
     title="Active learning: which images to label next",
     Config=Config,
     run=run,
+    cost=Cost(13.12, _active_learning_work),
     diverge_hint="Raise C (weaker regularization).",
     small={"budget": 40, "seeds": 1, "batch": 10},
 )

@@ -37,6 +37,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from core.device import choose as choose_device
+from core import cost as work
+from core.cost import Cost
 from core.experiments import Experiment
 from core.params import param
 
@@ -575,11 +577,37 @@ def summarize(config: Config, seeds: list[int], ev: dict, train_acc: np.ndarray,
     }
 
 
+# the work of a run, for core.cost: it grows as the run's compute does
+def _capsules_work(c) -> float:
+    return (
+        3
+        * c.seeds
+        * c.epochs
+        * (
+            c.train_size / c.batch_size * work.STEP_OVERHEAD
+            + 3
+            * c.train_size
+            * (
+                36 * 9 * c.conv_channels
+                + 16 * 9 * c.conv_channels * c.primary_maps * PRIMARY_DIM
+                + c.routing_iterations
+                * c.primary_maps
+                * POSITIONS
+                * CLASSES
+                * PRIMARY_DIM
+                * DIGIT_DIM
+                + work.mlp([CLASSES * DIGIT_DIM, *DECODER_SIZES, 64])
+            )
+        )
+    )
+
+
 EXPERIMENT = Experiment(
     name="capsules",
     title="Capsule networks: routing by agreement",
     Config=Config,
     run=run,
+    cost=Cost(18.7, _capsules_work),
     small={"epochs": 1, "train_size": 100, "seeds": 1, "conv_channels": 8,
            "batch_size": 50},
     diverge_hint="Lower the learning rate (lr) or the W init scale (w_init).",

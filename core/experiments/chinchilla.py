@@ -23,6 +23,8 @@ import numpy as np
 import torch
 
 from core.device import choose as choose_device
+from core import cost as work
+from core.cost import Cost
 from core.experiments import Experiment
 from core.instance_mlp import InstanceMLP
 from core.params import param, rule
@@ -112,6 +114,7 @@ LAW = Experiment(
     title="The Chinchilla law: isoFLOP curves from the fitted constants",
     Config=LawConfig,
     run=run_law,
+    cost=Cost(0.05, lambda c: len(c.budgets) * c.points),
     diverge_hint="Raise E or lower A and B.",
     small={"budgets": [1e20, 1e22], "points": 11},
 )
@@ -210,6 +213,17 @@ def run_plan(budget: float, width: int, steps_max: int) -> tuple[int, int, int]:
     d = max(1, int(round(budget / (6.0 * parameters(width)))))
     batch = max(min(MIN_BATCH, d), math.ceil(d / steps_max))
     return d, batch, math.ceil(d / batch)
+
+
+def isoflop_work(c: "IsoConfig") -> float:
+    """The grid's compute for `core.cost`: every run's steps, and its FLOPs (C = 6ND, so
+    C/2 multiply-adds per seed), plus the check's three runs when asked for."""
+    total = sum(work.steps(run_plan(b, w, c.steps_max)[2], c.seeds * b / 2 /
+                           run_plan(b, w, c.steps_max)[2])
+                for b in c.budgets for w in c.widths)
+    if c.check:
+        total += 3 * work.steps(c.steps_max, c.seeds * c.check_budget / 2 / c.steps_max)
+    return total
 
 
 def train_one(budget, width, config: IsoConfig, teacher, x_test, y_test, gen, device,
@@ -365,6 +379,7 @@ ISOFLOP = Experiment(
     title="IsoFLOP sweep on a toy: the best model size for each compute budget",
     Config=IsoConfig,
     run=run_iso,
+    cost=Cost(7.98, isoflop_work),
     diverge_hint="Lower the learning rate (lr).",
     small={"budgets": [1e5, 4e5], "widths": [2, 4, 8], "seeds": 1, "steps_max": 20,
            "check_budget": 1e6},

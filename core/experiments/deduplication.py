@@ -21,6 +21,8 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from core.device import choose as choose_device
+from core import cost as work
+from core.cost import Cost
 from core.experiments import Experiment
 from core.instance_mlp import InstanceMLP
 from core.params import param, rule
@@ -381,11 +383,22 @@ def summarize(detections, test_loss, test_acc, memo, index_sets) -> dict:
     }
 
 
+# the work of a run, for core.cost: it grows as the run's compute does
+def _deduplication_work(c) -> float:
+    return (
+        c.seeds
+        * len(CONDITIONS)
+        * work.steps(c.steps, 3 * BATCH * work.mlp([64, c.width, c.width, 10]))
+        + ((c.exact_sources + c.near_sources) * c.copies + 1797) ** 2 * 64
+    )
+
+
 EXPERIMENT = Experiment(
     name="deduplication",
     title="Deduplication: exact and near copies found, and removed at equal compute",
     Config=Config,
     run=run,
+    cost=Cost(2.06, _deduplication_work),
     diverge_hint="Lower the learning rate (lr).",
     small={"steps": 20, "seeds": 1, "width": 16, "exact_sources": 5, "near_sources": 5,
            "copies": 3},

@@ -26,6 +26,8 @@ import torch
 
 from core import data
 from core.device import choose as choose_device
+from core import cost as work
+from core.cost import Cost
 from core.experiments import Experiment
 from core.geometry import dimensionality, top_sum
 from core.models import ToyModel
@@ -204,11 +206,23 @@ def run(config: Config, report) -> dict:
             "n_features": config.n_features, "n_hidden": config.n_hidden}
 
 
+# the work of a run, for core.cost: it grows as the run's compute does
+def _double_descent_work(c) -> float:
+    return work.steps(
+        c.steps,
+        6
+        * c.n_features
+        * c.n_hidden
+        * (sum(c.train_sizes) + len(c.train_sizes) * TEST_EXAMPLES / 10),
+    )
+
+
 EXPERIMENT = Experiment(
     name="double_descent",
     title="Double descent: memorizing data, then learning features",
     Config=Config,
     run=run,
+    cost=Cost(8.08, _double_descent_work),
     version=2,
     small={"n_features": 20, "train_sizes": [3, 10], "steps": 20},
     diverge_hint="Lower the learning rate (lr).",
@@ -295,11 +309,23 @@ def run_repeated(config: RepeatConfig, report) -> dict:
     }
 
 
+# the work of a run, for core.cost: it grows as the run's compute does
+def _repeated_data_work(c) -> float:
+    return work.steps(
+        c.steps,
+        6
+        * c.n_features
+        * c.n_hidden
+        * (c.train_size + c.n_repeated * c.repeat_count + TEST_EXAMPLES / 10),
+    )
+
+
 REPEATED = Experiment(
     name="repeated_data",
     title="Repeated examples are memorized",
     Config=RepeatConfig,
     run=run_repeated,
+    cost=Cost(7.08, _repeated_data_work),
     version=2,
     small={"n_features": 20, "train_size": 300, "n_repeated": 2, "repeat_count": 5, "steps": 20},
     diverge_hint="Lower the learning rate (lr).",

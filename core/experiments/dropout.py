@@ -25,6 +25,8 @@ import torch.nn.functional as F
 
 from core import multiview as mv
 from core.device import choose as choose_device
+from core import cost as work
+from core.cost import Cost
 from core.experiments import Experiment
 from core.params import param
 
@@ -249,11 +251,19 @@ def run(config: Config, report) -> dict:
             "eval_deterministic": digits["eval_deterministic"]}
 
 
+# the work of a run, for core.cost: it grows as the run's compute does
+def _dropout_work(c) -> float:
+    return work.steps(
+        c.steps, 3 * c.n_train * work.mlp([64, c.width, c.width, 10])
+    ) + work.steps(c.mv_steps, 3e3 * c.mv_classes * c.width)
+
+
 EXPERIMENT = Experiment(
     name="dropout",
     title="Dropout as feature hiding",
     Config=Config,
     run=run,
+    cost=Cost(5.98, _dropout_work),
     version=2,
     small={"n_train": 60, "width": 16, "steps": 10, "mv_steps": 10, "mv_classes": 3},
     diverge_hint="Lower the learning rate (lr).",

@@ -22,6 +22,8 @@ import torch
 
 from core import multiview as mv, params
 from core.device import choose as choose_device
+from core import cost as work
+from core.cost import Cost
 from core.experiments import Experiment
 from core.params import param
 
@@ -279,11 +281,23 @@ def run(config: Config, report) -> dict:
     return summary
 
 
+# the work of a run, for core.cost: it grows as the run's compute does
+def _ensemble_distillation_work(c) -> float:
+    return (
+        work.steps(
+            c.steps + 4 * c.student_steps,
+            3 * c.n_models * c.n_train * c.patches * c.dim * c.neurons * c.n_classes,
+        )
+        + c.rf_projections * c.n_models * c.n_test * c.patches * c.dim
+    )
+
+
 EXPERIMENT = Experiment(
     name="ensemble_distillation",
     title="Ensembles, distillation and self-distillation",
     Config=Config,
     run=run,
+    cost=Cost(9.4, _ensemble_distillation_work),
     version=2,
     small={"n_classes": 3, "n_train": 60, "n_test": 100, "n_models": 2, "steps": 10, "student_steps": 10, "rf_projections": 2},
     diverge_hint="Lower the learning rate (lr); distillation breaks above about 40.",

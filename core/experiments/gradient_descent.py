@@ -13,6 +13,8 @@ from torch import nn
 
 from core import backprop, data
 from core.device import choose as choose_device
+from core import cost as work
+from core.cost import Cost
 from core.experiments import Experiment
 from core.models import ACTIVATIONS, MLP
 from core.params import param
@@ -188,11 +190,23 @@ def run(config: Config, report) -> dict:
     }
 
 
+# the work of a run, for core.cost: it grows as the run's compute does
+def _gradient_descent_work(c) -> float:
+    return work.steps(
+        c.steps,
+        3
+        * (c.batch_size or c.n_samples * (1 - c.test_fraction))
+        * work.mlp([2] + [c.width] * c.hidden_layers + [1])
+        + c.n_samples * work.mlp([2] + [c.width] * c.hidden_layers + [1]),
+    )
+
+
 EXPERIMENT = Experiment(
     name="gradient_descent",
     title="Gradient descent & backpropagation",
     Config=Config,
     run=run,
+    cost=Cost(0.87, _gradient_descent_work),
     small={"n_samples": 60, "steps": 10},
     diverge_hint="Lower the learning rate (lr), or pick Adam, which scales its steps.",
 )

@@ -17,6 +17,8 @@ import torch
 from torch import nn
 
 from core.device import choose as choose_device
+from core import cost as work
+from core.cost import Cost
 from core.experiments import Experiment
 from core.params import param
 
@@ -121,11 +123,22 @@ def run(config: Config, report) -> dict:
             "test_pairs": int(len(te)), "steps_done": config.steps}
 
 
+# the work of a run, for core.cost: it grows as the run's compute does
+def _grokking_work(c) -> float:
+    return work.steps(
+        c.steps,
+        (3 * c.train_fraction + 1)
+        * c.modulus**2
+        * work.mlp([2 * c.embed_dim, c.width, c.modulus]),
+    )
+
+
 EXPERIMENT = Experiment(
     name="grokking",
     title="Grokking: memorize first, find the rule later",
     Config=Config,
     run=run,
+    cost=Cost(25.83, _grokking_work),
     version=2,
     small={"modulus": 11, "steps": 10, "width": 16, "embed_dim": 8},
     diverge_hint="Lower the learning rate (lr).",

@@ -15,6 +15,8 @@ import numpy as np
 import torch
 
 from core.device import choose as choose_device
+from core import cost as work
+from core.cost import Cost
 from core.experiments import Experiment
 from core.params import param
 
@@ -205,11 +207,22 @@ def run(config: Config, report) -> dict:
             "theory_capacity": CLASSICAL_CAPACITY * n, "steps_done": len(counts)}
 
 
+# the work of a run, for core.cost: it grows as the run's compute does
+def _hopfield_work(c) -> float:
+    return (
+        min(MAX_COUNTS, c.n_patterns_max)
+        * c.trials
+        * c.dimension
+        * (c.dimension + c.n_patterns_max)
+    )
+
+
 EXPERIMENT = Experiment(
     name="hopfield",
     title="Hopfield memory: classical and modern",
     Config=Config,
     run=run,
+    cost=Cost(2.76, _hopfield_work),
     version=2,
     small={"dimension": 16, "n_patterns_max": 4, "shown_patterns": 2, "trials": 1},
     diverge_hint="Raise β a little: a tiny β can underflow.",

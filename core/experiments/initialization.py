@@ -24,6 +24,8 @@ import numpy as np
 import torch
 
 from core.device import choose as choose_device
+from core import cost as work
+from core.cost import Cost
 from core.experiments import Experiment
 from core.params import param
 
@@ -127,11 +129,17 @@ def summarize(names: list[str], spread: np.ndarray, grads: np.ndarray,
     return out
 
 
+# the work of a run, for core.cost: it grows as the run's compute does
+def _initialization_work(c) -> float:
+    return c.seeds * c.depth * (work.STEP_OVERHEAD + 3 * c.batch_size * c.width**2)
+
+
 EXPERIMENT = Experiment(
     name="initialization",
     title="Initialization: keep the signal's spread through 50 layers",
     Config=Config,
     run=run,
+    cost=Cost(1.31, _initialization_work),
     diverge_hint="Lower the depth.",
     small={"depth": 5, "width": 16, "batch_size": 16, "seeds": 1},
 )

@@ -16,6 +16,8 @@ import numpy as np
 import torch
 
 from core.device import choose as choose_device
+from core import cost as work
+from core.cost import Cost
 from core.experiments import Experiment
 from core.instance_mlp import (SWEEP_RULES, InstanceMLP, InstanceOptimizer, batch_orders,
                                cross_entropy, digits, full_losses, lr_grid)
@@ -167,6 +169,10 @@ EXPERIMENT = Experiment(
     title="Learning-rate sweep: the U and its cliff",
     Config=Config,
     run=run,
+    # three optimizers x n_lrs x seeds models, each step on a batch; ~12 full-set losses
+    cost=Cost(8, lambda c: (c.n_lrs * c.seeds * work.mlp([64] + [c.width] * c.hidden_layers + [10])
+                            * (9 * c.batch_size * c.steps + 36 * c.n_train)
+                            + c.steps * work.STEP_OVERHEAD)),
     diverge_hint="Lower the largest learning rate (lr_max).",
     small={"n_lrs": 4, "seeds": 1, "steps": 5, "n_train": 200, "batch_size": 32,
            "width": 16},

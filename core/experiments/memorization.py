@@ -23,6 +23,8 @@ from torch import nn
 
 from core import data, params
 from core.device import choose as choose_device
+from core import cost as work
+from core.cost import Cost
 from core.experiments import Experiment
 from core.params import param
 
@@ -463,11 +465,25 @@ def run_net(config: Config, report) -> dict:
     }
 
 
+# the work of a run, for core.cost: it grows as the run's compute does
+def _tree_bins_work(c) -> float:
+    return 1e4 + c.n_samples
+
+
+# the work of a run, for core.cost: it grows as the run's compute does
+def _relu_regions_work(c) -> float:
+    return work.steps(
+        c.steps, 4 * c.n_samples * work.mlp([2] + [c.width] * c.hidden_layers + [2])
+    )
+
+
 EXPERIMENTS = [
     Experiment(name="tree_bins", title="A decision tree's bins", Config=Config,
-               run=run_tree, version=2, diverge_hint="A tree cannot diverge; please report this.",
+               run=run_tree, cost=Cost(0.05, _tree_bins_work), version=2,
+               diverge_hint="A tree cannot diverge; please report this.",
                small={"n_samples": 60}),
     Experiment(name="relu_regions", title="A ReLU network's linear regions", Config=Config,
-               run=run_net, version=3, diverge_hint="Lower the learning rate (lr).",
+               run=run_net, cost=Cost(2.35, _relu_regions_work), version=3,
+               diverge_hint="Lower the learning rate (lr).",
                small={"n_samples": 60, "steps": 10}),
 ]

@@ -30,6 +30,8 @@ import numpy as np
 import torch
 
 from core.device import choose as choose_device
+from core import cost as work
+from core.cost import Cost
 from core.experiments import Experiment
 from core.instance_mlp import (SWEEP_RULES, InstanceMLP, InstanceOptimizer, batch_orders,
                                cross_entropy, digits, full_losses, lr_grid)
@@ -265,6 +267,11 @@ EXPERIMENT = Experiment(
     title="muP: the best learning rate stays put as the network widens",
     Config=Config,
     run=run,
+    # per width: both parametrizations x n_lrs x seeds models; ~12 full-set losses
+    cost=Cost(12.16, lambda c: sum(
+        c.n_lrs * c.seeds * work.mlp([64] + [w] * c.hidden_layers + [10])
+        * (6 * c.batch_size * (c.steps + c.coord_steps) + 24 * c.n_train)
+        + (c.steps + c.coord_steps) * work.STEP_OVERHEAD for w in c.widths)),
     diverge_hint="Lower the largest learning rate (lr_max).",
     small={"widths": [16, 32], "base_width": 16, "n_lrs": 3, "steps": 5, "n_train": 200,
            "batch_size": 32, "coord_steps": 1},

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from core import cost as work
+from core.cost import Cost
 from core.experiments import Experiment
 from core.params import param
 
@@ -208,6 +210,7 @@ EXPERIMENT = Experiment(
     title="Optimizer paths on a valley, a banana and a saddle",
     Config=Config,
     run=run,
+    cost=Cost(0.7, lambda c: c.steps),
     diverge_hint="Lower the learning rate (lr).",
     small={"steps": 20},
 )

@@ -20,6 +20,8 @@ import numpy as np
 import torch
 
 from core.device import choose as choose_device
+from core import cost as work
+from core.cost import Cost
 from core.experiments import Experiment
 from core.instance_mlp import InstanceMLP
 from core.params import param, rule
@@ -307,11 +309,24 @@ def summarize(config: Config, ks, sizes, k_eff, excess, losses, bayes) -> dict:
     }
 
 
+# the work of a run, for core.cost: it grows as the run's compute does
+def _repetition_work(c) -> float:
+    return work.steps(
+        c.steps,
+        3
+        * (len(c.repeats) + len(CONTROLS))
+        * c.seeds
+        * c.batch_size
+        * work.mlp([INPUTS, c.width, c.width, CLASSES]),
+    )
+
+
 EXPERIMENT = Experiment(
     name="repetition",
     title="Repeated data: memorized, and worse than fresh data at equal compute",
     Config=Config,
     run=run,
+    cost=Cost(7.2, _repetition_work),
     diverge_hint="Lower the learning rate (lr).",
     small={"steps": 64, "batch_size": 16, "width": 16, "seeds": 1,
            "repeats": [1, 64]},

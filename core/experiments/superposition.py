@@ -19,6 +19,8 @@ import torch
 
 from core import data, geometry
 from core.device import choose as choose_device
+from core import cost as work
+from core.cost import Cost
 from core.experiments import Experiment
 from core.models import ToyModel
 from core.params import param
@@ -158,11 +160,25 @@ def run(config: Config, report) -> dict:
             "n_hidden": config.n_hidden, "steps_done": config.steps}
 
 
+# the work of a run, for core.cost: it grows as the run's compute does
+def _superposition_work(c) -> float:
+    return work.steps(
+        c.steps,
+        6
+        * len(c.sparsities)
+        * c.seeds_per_sparsity
+        * c.batch_size
+        * c.n_features
+        * c.n_hidden,
+    )
+
+
 EXPERIMENT = Experiment(
     name="superposition",
     title="Superposition: more features than neurons",
     Config=Config,
     run=run,
+    cost=Cost(1.89, _superposition_work),
     version=2,
     small={"sparsities": [0.9], "seeds_per_sparsity": 1, "steps": 10, "batch_size": 16},
     diverge_hint="Lower the learning rate (lr).",
@@ -251,11 +267,17 @@ def run_memory(config: MemoryConfig, report) -> dict:
             "steps_done": config.steps}
 
 
+# the work of a run, for core.cost: it grows as the run's compute does
+def _autoencoder_memory_work(c) -> float:
+    return work.steps(c.steps, 6 * c.restarts * c.n_vectors * c.n_features * c.n_hidden)
+
+
 MEMORY = Experiment(
     name="autoencoder_memory",
     title="A ReLU autoencoder stores more vectors than neurons",
     Config=MemoryConfig,
     run=run_memory,
+    cost=Cost(1.53, _autoencoder_memory_work),
     version=2,
     small={"n_vectors": 4, "n_features": 10, "steps": 10, "restarts": 1},
     diverge_hint="Lower the learning rate (lr).",
