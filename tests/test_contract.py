@@ -14,7 +14,7 @@ import json
 
 import pytest
 
-from core import engine, experiments, params
+from core import cost, engine, experiments, params
 
 NAMES = experiments.names()
 # fields whose high bound only makes a run much longer (a loop count, a hidden width):
@@ -116,6 +116,26 @@ def test_every_declared_rule_is_refused_up_front_by_the_cli_path(name):
     for rule in params.rules(exp.Config):
         assert set(rule.fields) <= {s.name for s in params.specs(exp.Config)}
         assert rule.holds(exp.Config()), f"{name}'s defaults break {rule.text!r}"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_preset_is_declared_valid_and_fits_the_servers_bound(name, monkeypatch):
+    """A preset is a page's button and a talk's step: it names declared fields only, its
+    values pass the bounds and the rules, and the server (at its default bound) trains it."""
+    monkeypatch.delenv("LAB_MAX_RUN_SECONDS", raising=False)
+    exp = experiments.get(name)
+    assert exp.presets, f"{name} offers nothing to try"
+    fields = {s.name for s in params.specs(exp.Config)}
+    labels = [p.label for p in exp.presets]
+    assert len(labels) == len(set(labels)), f"{name} repeats a preset label"
+    for preset in exp.presets:
+        assert preset.label.strip() and preset.caption.strip() and "\n" not in preset.caption
+        assert set(preset.values) <= fields, (name, preset.label, set(preset.values) - fields)
+        config = preset.config(exp.Config)
+        assert params.check_rules(config) == config
+        # the URL text of the preset builds the same Config (its share link reopens it)
+        assert params.build(exp.Config, params.to_query(config)) == config
+        assert cost.check(exp, config) is None, (preset.label, cost.check(exp, config))
 
 
 @pytest.mark.parametrize("name, field, value", list(bound_cases()))

@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from core import params
+from core import experiments, params
 
 
 def _key(page: str, name: str) -> str:
@@ -46,13 +46,14 @@ def set_values(page: str, config_cls: type, values: dict[str, Any]) -> None:
         st.session_state[_key(page, spec.name)] = _widget_value(spec, value)
 
 
-def presets(page: str, config_cls: type, choices: dict[str, tuple[str, dict[str, Any]]]) -> None:
-    """One button per preset: {label: (what it shows, {field: value})}."""
-    columns = st.columns(len(choices))
-    for column, (label, (caption, values)) in zip(columns, choices.items()):
-        column.button(label, key=_key(page, f"preset.{label}"), help=caption,
-                      on_click=set_values, args=(page, config_cls, values),
-                      width="stretch")
+def presets(page: str, experiment: str) -> None:
+    """One button per preset the experiment declares (`Experiment.presets`)."""
+    exp = experiments.get(experiment)
+    columns = st.columns(len(exp.presets))
+    for column, preset in zip(columns, exp.presets):
+        column.button(preset.label, key=_key(page, f"preset.{preset.label}"),
+                      help=preset.caption, on_click=set_values,
+                      args=(page, exp.Config, preset.values), width="stretch")
 
 
 def _log_options(spec: params.Spec, current: float) -> list[float]:

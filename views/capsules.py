@@ -32,24 +32,7 @@ st.markdown(
 )
 
 st.markdown("**Try this**")
-controls.presets(PAGE, Config, {
-    "16 capsules": (
-        "The default: 16 primary capsules with long predictions; the couplings to the "
-        "winning digit roughly double over three iterations.", {}),
-    "128 short capsules": (
-        "8 capsule types (128 primary capsules), small W, 5 epochs: each vote can be "
-        "short, the agreements stay tiny and the couplings hardly leave 1/10.",
-        {"primary_maps": 8, "w_init": 0.05, "lr": 0.001, "epochs": 5, "seeds": 1}),
-    "One iteration": ("r = 1: no agreement step at all, so the capsule net and its "
-                      "uniform control are the same computation.",
-                      {"routing_iterations": 1}),
-    "Five iterations": ("More rounds of agreement: the couplings sharpen further.",
-                        {"routing_iterations": 5}),
-    "No decoder": ("Margin loss only: accuracy barely changes, but the capsule's "
-                   "dimensions no longer redraw the digit.", {"decoder": False}),
-    "200 training digits": ("Little data, more epochs: who copes better with few "
-                            "examples?", {"train_size": 200, "epochs": 40}),
-})
+controls.presets(PAGE, EXPERIMENT)
 
 with st.expander("Settings", expanded=True):
     config = controls.controls(PAGE, Config, layout={

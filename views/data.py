@@ -50,18 +50,7 @@ st.markdown(
     "towards it: that is where Hernandez et al. found the damage."
 )
 st.markdown("**Try this**")
-controls.presets(REP_PAGE, repetition.Config, {
-    "Default: sweep k": ("Six values of k from all fresh to four examples, 3 seeds.", {}),
-    "Cleaner labels": ("A sharper teacher: less noise to memorize, a smaller hump above "
-                       "the fresh run.",
-                       {"teacher_sharpness": 8.0}),
-    "A tenth repeated": ("Only 10 % of each batch repeated: the same k values, a "
-                         "smaller share of the compute wasted.", {"repeated_share": 0.1}),
-    "Wider student": ("Width 128, as measured in the Lab's notes (about 3× slower).",
-                      {"width": 128, "seeds": 2}),
-    "Quick look": ("A quarter of the steps and one seed.",
-                   {"steps": 512, "seeds": 1, "repeats": [1, 16, 64, 256, 4096]}),
-})
+controls.presets(REP_PAGE, REP)
 with st.expander("Settings", expanded=True):
     rep_config = controls.controls(REP_PAGE, repetition.Config, layout={
         "Repetition": ["repeats", "repeated_share", "teacher_sharpness"],
@@ -162,19 +151,7 @@ st.markdown(
     "number of steps on four versions of the training set."
 )
 st.markdown("**Try this**")
-controls.presets(DEDUP_PAGE, deduplication.Config, {
-    "Default": ("600 exact and 600 near copies of 60 images (20 each).", {}),
-    "Noisier copies": ("Noise 0.1: the near copies drift below a cosine of 0.99 and are "
-                       "missed.", {"noise": 0.1}),
-    "Lower threshold": ("Noise 0.1 and threshold 0.97: the copies are found again, and "
-                        "hundreds of distinct digits that look alike are removed with "
-                        "them.", {"noise": 0.1, "threshold": 0.97}),
-    "No shifted lookup": ("Compare images only as they are: a shifted copy matches only "
-                          "copies shifted the same way, never its original, so some "
-                          "survive.", {"match_shifts": False}),
-    "Exact copies only": ("Only exact copies planted: hashing alone finds them all.",
-                          {"near_sources": 0, "exact_sources": 60}),
-})
+controls.presets(DEDUP_PAGE, DEDUP)
 with st.expander("Settings", expanded=True):
     dedup_config = controls.controls(DEDUP_PAGE, deduplication.Config, layout={
         "Planted copies": ["exact_sources", "near_sources", "copies", "noise"],
@@ -253,17 +230,7 @@ st.markdown(
     "(new split, new starting labels) and the curves carry ±1 σ bands."
 )
 st.markdown("**Try this**")
-controls.presets(AL_PAGE, active_learning.Config, {
-    "Default": ("20 starting labels, batches of 10, up to 300, 5 seeds.", {}),
-    "Strong regularization": ("C = 0.01: a far smoother, less accurate model. On these "
-                              "digits choosing then pays more, not less; Munjal et al. "
-                              "saw the gains shrink with regularized deep networks.",
-                              {"regularization": 0.01}),
-    "Big batches": ("50 labels per round: fewer chances to react, and most of the gain "
-                    "is gone.", {"batch": 50}),
-    "Colder start": ("One label per digit to start from.", {"initial_labels": 10}),
-    "More seeds": ("10 seeds: tighter bands.", {"seeds": 10}),
-})
+controls.presets(AL_PAGE, AL)
 with st.expander("Settings", expanded=True):
     al_config = controls.controls(AL_PAGE, active_learning.Config, layout={
         "Labels": ["initial_labels", "batch", "budget"],
@@ -351,14 +318,7 @@ st.markdown(
     "it, the same experiment on a toy, trained live."
 )
 st.markdown("**Try this**")
-controls.presets(LAW_PAGE, chinchilla.LawConfig, {
-    "The paper's constants": ("E = 1.69, A = 406.4, B = 410.7, α = 0.34, β = 0.28.", {}),
-    "Equal exponents": ("α = β = 0.31: N and D grow at the same rate, the ratio stays "
-                        "put.", {"alpha": 0.31, "beta": 0.31}),
-    "β = 0.29": ("One hundredth more on β roughly halves the tokens per parameter: "
-                 "what the fit implies hangs on the constants' last digits.",
-                 {"beta": 0.29}),
-})
+controls.presets(LAW_PAGE, LAW)
 with st.expander("Settings of the law", expanded=False):
     law_config = controls.controls(LAW_PAGE, chinchilla.LawConfig, layout={
         "Budgets": ["budgets", "points"],
@@ -420,14 +380,7 @@ st.markdown(
     "best size for a budget not yet trained. Turn on **Check the prediction** to train it."
 )
 st.markdown("**Try this**")
-controls.presets(ISO_PAGE, chinchilla.IsoConfig, {
-    "Default sweep": ("Three budgets, five widths, 2 seeds.", {}),
-    "Check the prediction": ("Also train the predicted best width, and half and double "
-                             "it, at 6.4e9 FLOPs.", {"check": True}),
-    "One seed": ("Faster, noisier: the fitted exponent moves.", {"seeds": 1}),
-    "Another teacher": ("Seed 1: a new teacher, data and starts. The exponent moves: "
-                        "it belongs to this toy, not to a law of nature.", {"seed": 1}),
-})
+controls.presets(ISO_PAGE, ISO)
 with st.expander("Settings of the toy", expanded=True):
     iso_config = controls.controls(ISO_PAGE, chinchilla.IsoConfig, layout={
         "Sweep": ["budgets", "widths", "seeds"],

@@ -26,20 +26,7 @@ st.markdown(
 )
 
 st.markdown("**Try this**")
-controls.presets(PAGE, Config, {
-    "Quick sweep": ("100 features, T from 3 to 500: the test-loss peak sits near T = 30.",
-                    {}),
-    "Fewer T values": ("Three sizes only: memorizing, the peak, generalizing.",
-                       {"train_sizes": [3, 30, 500]}),
-    "Stronger training": ("Learning rate 0.02 fits the small sets harder: the peak grows "
-                          "several times taller. Its height depends on how much training "
-                          "happens.", {"lr": 2e-2}),
-    "Henighan's setup (slow on a CPU)": (
-        "1,000 features at sparsity 0.99 and T up to 2,000, as in the paper: peak at "
-        "T = 200–300. About 3 minutes on a busy 2-core CPU; a GPU is faster.",
-        {"n_features": 1000, "sparsity": 0.99, "lr": 5e-3,
-         "train_sizes": [3, 10, 30, 100, 200, 300, 500, 1000, 2000]}),
-})
+controls.presets(PAGE, EXPERIMENT)
 
 with st.expander("Settings", expanded=True):
     config = controls.controls(PAGE, Config, layout={
@@ -120,14 +107,7 @@ st.markdown(
     "breaks up and new examples are reconstructed worse. The comparison run has the same "
     "total T, all of it distinct examples."
 )
-controls.presets(REPEAT_PAGE, RepeatConfig, {
-    "5 examples × 100": ("Half the training set is five examples: they take over the "
-                         "hidden plane.", {}),
-    "1 example × 300": ("A single heavily repeated example.",
-                        {"n_repeated": 1, "repeat_count": 300}),
-    "20 examples × 10": ("Many lightly repeated examples: do they still get memorized?",
-                         {"n_repeated": 20, "repeat_count": 10}),
-})
+controls.presets(REPEAT_PAGE, REPEATED)
 
 
 def draw_repeat(view: engine.RunView) -> None:

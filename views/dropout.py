@@ -24,19 +24,7 @@ st.markdown(
 )
 
 st.markdown("**Try this**")
-controls.presets(PAGE, Config, {
-    "Default: both datasets": ("Pixels 0.2, hidden units 0.5, patches 0.5.", {}),
-    "Light patch dropout": ("Hiding a patch only 20% of the time helps less.",
-                            {"patch_dropout": 0.2}),
-    "No dropout at all": ("All rates 0: the two networks of each pair are the same model "
-                          "trained twice, so the gaps match.",
-                          {"input_dropout": 0.0, "hidden_dropout": 0.0,
-                           "patch_dropout": 0.0}),
-    "Heavy dropout": ("Hide 80% of the hidden units: training slows down and the "
-                      "sub-networks disagree more.", {"hidden_dropout": 0.8}),
-    "More digits": ("1,000 training images: less overfitting left for dropout to remove.",
-                    {"n_train": 1000}),
-})
+controls.presets(PAGE, EXPERIMENT)
 
 with st.expander("Settings", expanded=True):
     config = controls.controls(PAGE, Config, layout={

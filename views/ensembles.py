@@ -29,21 +29,7 @@ st.markdown(
 )
 
 st.markdown("**Try this**")
-controls.presets(PAGE, Config, {
-    "The view lottery": ("Eight networks from different seeds: each learns one view per "
-                         "class, and the ensemble is right on single-view examples.", {}),
-    "No views: Gaussian mixture": ("Classes are blobs with no second cue: the ensemble's "
-                                   "gain almost vanishes.",
-                                   {"dataset": "gaussian_mixture"}),
-    "Smaller threshold ϱ": ("ϱ = 0.3: a smaller smoothed-ReLU threshold lets one network "
-                            "learn both views in many classes, so the ensemble has less "
-                            "to add.", {"rho": 0.3}),
-    "Hotter distillation": ("τ = 4: flatter soft labels carry more about the other "
-                            "classes. Compare the distilled bar with the default τ = 2.",
-                            {"temperature": 4.0}),
-    "Fast, no boosting": ("Four networks and no random-feature baseline: a run in a few "
-                          "seconds.", {"n_models": 4, "random_features": False}),
-})
+controls.presets(PAGE, EXPERIMENT)
 
 with st.expander("Settings", expanded=True):
     config = controls.controls(PAGE, Config, layout={

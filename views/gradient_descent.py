@@ -20,22 +20,7 @@ st.markdown(
 )
 
 st.markdown("**Try this**")
-controls.presets(PAGE, Config, {
-    "Too large a step": ("Plain SGD with learning rate 10: the loss jumps up and the "
-                         "ReLUs die, so training diverges.",
-                         {"optimizer": "sgd", "lr": 10.0, "steps": 300}),
-    "A spiral needs depth": ("Three hidden layers of 32 untangle two spiral arms; try one "
-                             "layer of 4 to see it fail.",
-                             {"dataset": "spiral", "hidden_layers": 3, "width": 32,
-                              "steps": 2000}),
-    "XOR defeats a line": ("With no hidden layer the model is linear and stays near "
-                           "chance on XOR.",
-                           {"dataset": "xor", "hidden_layers": 0}),
-    "Tiny data overfits": ("30 noisy points and a wide net: train accuracy reaches 100 % "
-                           "while test loss climbs.",
-                           {"n_samples": 30, "noise": 0.35, "width": 64,
-                            "test_fraction": 0.5, "steps": 3000}),
-})
+controls.presets(PAGE, EXPERIMENT)
 
 with st.expander("Settings", expanded=True):
     config = controls.controls(PAGE, Config, layout={

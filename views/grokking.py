@@ -28,18 +28,7 @@ st.markdown(
 )
 
 st.markdown("**Try this**")
-controls.presets(PAGE, Config, {
-    "Grok (p = 67)": ("The default: memorized by step ~30, understood near step 1,500.",
-                      {}),
-    "No weight decay": ("Weight decay 0: training accuracy is perfect, test accuracy "
-                        "stays at chance.", {"weight_decay": 0.0}),
-    "More data, no drama": ("Half of the pairs for training: the rule comes almost at "
-                            "once, there is hardly a gap.", {"train_fraction": 0.5}),
-    "Less data": ("20% of the pairs: the wait for the rule gets longer.",
-                  {"train_fraction": 0.2, "steps": 8000}),
-    "Weaker decay": ("Weight decay 0.3: it still groks, later.",
-                     {"weight_decay": 0.3, "steps": 8000}),
-})
+controls.presets(PAGE, EXPERIMENT)
 
 with st.expander("Settings", expanded=True):
     config = controls.controls(PAGE, Config, layout={

@@ -26,23 +26,7 @@ st.markdown(
 )
 
 st.markdown("**Try this**")
-controls.presets(PAGE, Config, {
-    "Within capacity": ("Five random patterns in 100 neurons: both networks clean the "
-                        "cue up.", {"shown_patterns": 5}),
-    "Overload the classical net": ("Thirty patterns, twice 0.138·N: the classical net "
-                                   "settles on a spurious state, the modern one does not.",
-                                   {"shown_patterns": 30}),
-    "Digits": ("Binarized 8×8 digits look alike, so the classical net fails after a "
-               "few; the modern one needs a larger β to tell them apart.",
-               {"patterns": "digits", "shown_patterns": 6, "beta": 1.0,
-                "n_patterns_max": 30, "corruption": 0.1}),
-    "Small β: mixtures": ("At β = 0.005 the softmax is soft: the update returns a blend "
-                          "of patterns instead of one.",
-                          {"beta": 0.005, "shown_patterns": 6}),
-    "Far past 0.138·N": ("Up to 200 patterns in 100 neurons: the modern net still "
-                         "recovers them.",
-                         {"n_patterns_max": 200, "trials": 10, "shown_patterns": 100}),
-})
+controls.presets(PAGE, EXPERIMENT)
 
 with st.expander("Settings", expanded=True):
     config = controls.controls(PAGE, Config, layout={

@@ -28,24 +28,7 @@ st.markdown(
 )
 
 st.markdown("**Try this**")
-controls.presets(PAGE, memo.Config, {
-    "Unlimited tree, noisy labels": (
-        "20 % of the training labels flipped: the unlimited tree carves a bin around each "
-        "flipped point and loses test accuracy.", {"label_noise": 0.2}),
-    "A depth-3 tree": ("Three questions deep: a few big bins that ignore the flipped "
-                       "labels.", {"label_noise": 0.2, "max_depth": 3}),
-    "Wide net, random labels": (
-        "Shuffled labels: a wide network and the unlimited tree both fit them all, and "
-        "both stay at chance on the test set.",
-        {"random_labels": True, "label_noise": 0.0, "n_samples": 200, "width": 64,
-         "lr": 0.03, "steps": 3000}),
-    "Same net, weight decay": (
-        "The wide network on shuffled labels with weight decay 0.01: it can no longer "
-        "memorize them: its training accuracy drops towards chance and the train-test "
-        "gap closes.",
-        {"random_labels": True, "label_noise": 0.0, "n_samples": 200, "width": 64,
-         "lr": 0.03, "steps": 3000, "weight_decay": 0.01}),
-})
+controls.presets(PAGE, TREE)
 
 with st.expander("Settings", expanded=True):
     config = controls.controls(PAGE, memo.Config, layout={

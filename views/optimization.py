@@ -43,17 +43,7 @@ st.markdown(
     "flat direction get steps of about the same length."
 )
 st.markdown("**Try this**")
-controls.presets(PATHS_PAGE, optimizer_paths.Config, {
-    "Just below 2/L": ("lr 0.019: GD zig-zags across the valley but settles.",
-                       {"lr": 0.019}),
-    "Just above 2/L": ("lr 0.021: GD's zig-zag grows every step and it diverges.",
-                       {"lr": 0.021}),
-    "Rosenbrock": ("A curved valley: momentum and Adam follow the bend, GD barely moves.",
-                   {"function": "rosenbrock", "lr": 0.0015, "adaptive_lr": 0.1,
-                    "steps": 1000}),
-    "Saddle": ("Started almost on a ridge: GD takes ages to roll off, RMSProp and Adam "
-               "leave at once.", {"function": "saddle", "lr": 0.03, "adaptive_lr": 0.03}),
-})
+controls.presets(PATHS_PAGE, PATHS)
 with st.expander("Settings", expanded=True):
     paths_config = controls.controls(PATHS_PAGE, optimizer_paths.Config, layout={
         "Surface": ["function", "steps", "tolerance"],
@@ -148,15 +138,7 @@ st.markdown(
     "when they agree, so its cliff comes at a smaller rate than plain SGD's."
 )
 st.markdown("**Try this**")
-controls.presets(SWEEP_PAGE, lr_sweep.Config, {
-    "Finer grid": ("Four rates per decade instead of two: the bottom of each U and its "
-                   "cliff come out sharper.", {"n_lrs": 21}),
-    "Longer training": ("Three times the steps: the left arm falls, the cliff stays.",
-                        {"steps": 900}),
-    "No momentum (β = 0)": ("With β = 0 the momentum curve lies on the SGD one.",
-                            {"momentum": 0.0}),
-    "Deeper net": ("Four hidden layers: the cliff comes earlier.", {"hidden_layers": 4}),
-})
+controls.presets(SWEEP_PAGE, SWEEP)
 with st.expander("Settings", expanded=True):
     sweep_config = controls.controls(SWEEP_PAGE, lr_sweep.Config, layout={
         "Grid": ["lr_min", "lr_max", "n_lrs", "seeds"],
@@ -223,12 +205,7 @@ st.markdown(
     "vanishes or explodes toward the first layer by the same amount."
 )
 st.markdown("**Try this**")
-controls.presets(INIT_PAGE, initialization.Config, {
-    "50 layers": ("The textbook case: 50 layers of 128 units.", {}),
-    "100 layers": ("Twice as deep: the bad schemes go twice as far off.", {"depth": 100}),
-    "Narrow layers": ("16 units: even He drifts, the per-layer factor is noisy at this "
-                      "width.", {"width": 16}),
-})
+controls.presets(INIT_PAGE, INIT)
 with st.expander("Settings", expanded=True):
     init_config = controls.controls(INIT_PAGE, initialization.Config, layout={
         "Network": ["depth", "width"],
@@ -302,15 +279,7 @@ st.markdown(
     "at every width and learning rate, in both parametrizations."
 )
 st.markdown("**Try this**")
-controls.presets(MUP_PAGE, mup_transfer.Config, {
-    "Widths 32–256": ("One seed, four widths, 9 rates: about a quarter of a minute.", {}),
-    "Widths 32–1024, 3 seeds (slow)": ("The full grid: several minutes on two CPU cores.",
-                                       {"widths": [32, 64, 128, 256, 512, 1024],
-                                        "seeds": 3}),
-    "Coordinate check at lr 0.1": ("A ten times larger step makes SP's growth steeper.",
-                                   {"coord_lr": 0.1}),
-    "Three hidden layers": ("Two w×w matrices instead of one.", {"hidden_layers": 3}),
-})
+controls.presets(MUP_PAGE, MUP)
 with st.expander("Settings", expanded=True):
     mup_config = controls.controls(MUP_PAGE, mup_transfer.Config, layout={
         "Widths": ["widths", "base_width", "hidden_layers"],

@@ -24,23 +24,7 @@ st.markdown(
 )
 
 st.markdown("**Try this**")
-controls.presets(PAGE, Config, {
-    "Dense: two survive": ("With no sparsity the model keeps the two most important "
-                           "features at right angles and drops the rest.",
-                           {"sparsities": [0.0, 0.1, 0.2]}),
-    "Antipodal pairs": ("At medium sparsity four features share two dimensions as two "
-                        "pairs pointing in opposite directions.",
-                        {"sparsities": [0.5, 0.6, 0.7, 0.8]}),
-    "Pentagon": ("Very sparse features all fit: five directions 72° apart in a plane.",
-                 {"sparsities": [0.9, 0.95, 0.99]}),
-    "Equal importance": ("With every feature equally important, nothing is dropped "
-                         "first: watch which geometry wins.",
-                         {"importance_decay": 1.0, "sparsities": [0.0, 0.7, 0.9, 0.99]}),
-    "20 features, 5 units": ("More features in more dimensions (drawn as a 2D "
-                             "projection): sparsity still lets most of them in.",
-                             {"n_features": 20, "n_hidden": 5,
-                              "sparsities": [0.0, 0.7, 0.9, 0.97], "steps": 2000}),
-})
+controls.presets(PAGE, EXPERIMENT)
 
 with st.expander("Settings", expanded=True):
     config = controls.controls(PAGE, Config, layout={
@@ -126,17 +110,7 @@ st.markdown(
     "stay switched off. A vector counts as recovered when its reconstruction has "
     f"cosine similarity ≥ {RECOVERED:g} with the original."
 )
-controls.presets(MEMORY_PAGE, MemoryConfig, {
-    "8 vectors, 2 units": ("Eight sparse vectors in a 2D hidden space: an octagon of "
-                           "hidden points.", {}),
-    "Too many for 2 units": ("Twenty vectors crowd the plane: neighbours interfere and "
-                             "some are lost.", {"n_vectors": 20}),
-    "One hidden unit": ("Even a single unit holds more than one vector: the points "
-                        "sit at different places along one line.",
-                        {"n_hidden": 1, "n_vectors": 4}),
-    "16 vectors, 4 units": ("More room: 16 vectors in 4 hidden units (projected to 2D).",
-                            {"n_vectors": 16, "n_hidden": 4, "n_features": 80}),
-})
+controls.presets(MEMORY_PAGE, MEMORY)
 
 
 def draw_memory(view: engine.RunView) -> None:

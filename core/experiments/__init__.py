@@ -1,7 +1,8 @@
 """Every experiment of the Lab, registered by name.
 
 An experiment module declares a frozen `Config` (fields made with `core.params.param`)
-and `run(config, report) -> summary`, and exposes them as `EXPERIMENT`.
+and `run(config, report) -> summary`, and exposes them as `EXPERIMENT`. Its `presets`
+are the "try this" settings its page offers (and a talk steps through, in order).
 """
 from __future__ import annotations
 
@@ -10,6 +11,22 @@ import pkgutil
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Callable
+
+from core import params
+
+
+@dataclass(frozen=True)
+class Preset:
+    """One "try this" setting: a button's label, the one line it demonstrates, and the
+    fields it changes (every other field stays at its default)."""
+    label: str
+    caption: str
+    values: dict[str, Any] = field(default_factory=dict, hash=False)
+
+    def config(self, config_cls: type) -> Any:
+        """The validated Config this preset stands for (raises params.ParamError)."""
+        return params.validate(config_cls(**{k: tuple(v) if isinstance(v, list) else v
+                                             for k, v in self.values.items()}))
 
 
 @dataclass(frozen=True)
@@ -26,6 +43,8 @@ class Experiment:
     # How long a run takes, estimated from its settings (core.cost): the server refuses
     # a configuration that would hold a worker longer than LAB_MAX_RUN_SECONDS.
     cost: Any = field(default=None, hash=False, compare=False)
+    # What the page offers to try, in the order a talk shows them (core.experiments.Preset).
+    presets: tuple[Preset, ...] = field(default=(), hash=False, compare=False)
 
 
 @lru_cache(maxsize=1)

@@ -39,7 +39,7 @@ from torch import nn
 from core.device import choose as choose_device
 from core import cost as work
 from core.cost import Cost
-from core.experiments import Experiment
+from core.experiments import Experiment, Preset
 from core.params import param
 
 CLASSES = 10
@@ -602,6 +602,31 @@ def _capsules_work(c) -> float:
     )
 
 
+PRESETS = (
+    Preset("16 capsules",
+           "The default: 16 primary capsules with long predictions; the couplings to the "
+           "winning digit roughly double over three iterations.",
+           {}),
+    Preset("128 short capsules",
+           "8 capsule types (128 primary capsules), small W, 5 epochs: each vote can be "
+           "short, the agreements stay tiny and the couplings hardly leave 1/10.",
+           {"primary_maps": 8, "w_init": 0.05, "lr": 0.001, "epochs": 5, "seeds": 1}),
+    Preset("One iteration",
+           "r = 1: no agreement step at all, so the capsule net and its uniform control "
+           "are the same computation.",
+           {"routing_iterations": 1}),
+    Preset("Five iterations",
+           "More rounds of agreement: the couplings sharpen further.",
+           {"routing_iterations": 5}),
+    Preset("No decoder",
+           "Margin loss only: accuracy barely changes, but the capsule's dimensions no "
+           "longer redraw the digit.",
+           {"decoder": False}),
+    Preset("200 training digits",
+           "Little data, more epochs: who copes better with few examples?",
+           {"train_size": 200, "epochs": 40}),
+)
+
 EXPERIMENT = Experiment(
     name="capsules",
     title="Capsule networks: routing by agreement",
@@ -611,4 +636,5 @@ EXPERIMENT = Experiment(
     small={"epochs": 1, "train_size": 100, "seeds": 1, "conv_channels": 8,
            "batch_size": 50},
     diverge_hint="Lower the learning rate (lr) or the W init scale (w_init).",
+    presets=PRESETS,
 )

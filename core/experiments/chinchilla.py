@@ -25,7 +25,7 @@ import torch
 from core.device import choose as choose_device
 from core import cost as work
 from core.cost import Cost
-from core.experiments import Experiment
+from core.experiments import Experiment, Preset
 from core.instance_mlp import InstanceMLP
 from core.params import param, rule
 
@@ -109,6 +109,19 @@ def run_law(config: LawConfig, report) -> dict:
     }
 
 
+CHINCHILLA_LAW_PRESETS = (
+    Preset("The paper's constants",
+           "E = 1.69, A = 406.4, B = 410.7, α = 0.34, β = 0.28.",
+           {}),
+    Preset("Equal exponents",
+           "α = β = 0.31: N and D grow at the same rate, the ratio stays put.",
+           {"alpha": 0.31, "beta": 0.31}),
+    Preset("β = 0.29",
+           "One hundredth more on β roughly halves the tokens per parameter: what the fit "
+           "implies hangs on the constants' last digits.",
+           {"beta": 0.29}),
+)
+
 LAW = Experiment(
     name="chinchilla_law",
     title="The Chinchilla law: isoFLOP curves from the fitted constants",
@@ -117,6 +130,7 @@ LAW = Experiment(
     cost=Cost(0.05, lambda c: len(c.budgets) * c.points),
     diverge_hint="Raise E or lower A and B.",
     small={"budgets": [1e20, 1e22], "points": 11},
+    presets=CHINCHILLA_LAW_PRESETS,
 )
 
 
@@ -374,6 +388,22 @@ def _grid(budgets, widths, losses, done) -> dict:
     return {key: np.array(v, float) for key, v in rows.items()}
 
 
+ISOFLOP_PRESETS = (
+    Preset("Default sweep",
+           "Three budgets, five widths, 2 seeds.",
+           {}),
+    Preset("Check the prediction",
+           "Also train the predicted best width, and half and double it, at 6.4e9 FLOPs.",
+           {"check": True}),
+    Preset("One seed",
+           "Faster, noisier: the fitted exponent moves.",
+           {"seeds": 1}),
+    Preset("Another teacher",
+           "Seed 1: a new teacher, data and starts. The exponent moves: it belongs to this "
+           "toy, not to a law of nature.",
+           {"seed": 1}),
+)
+
 ISOFLOP = Experiment(
     name="isoflop",
     title="IsoFLOP sweep on a toy: the best model size for each compute budget",
@@ -383,6 +413,7 @@ ISOFLOP = Experiment(
     diverge_hint="Lower the learning rate (lr).",
     small={"budgets": [1e5, 4e5], "widths": [2, 4, 8], "seeds": 1, "steps_max": 20,
            "check_budget": 1e6},
+    presets=ISOFLOP_PRESETS,
 )
 
 EXPERIMENTS = [LAW, ISOFLOP]

@@ -23,7 +23,7 @@ from scipy.sparse.csgraph import connected_components
 from core.device import choose as choose_device
 from core import cost as work
 from core.cost import Cost
-from core.experiments import Experiment
+from core.experiments import Experiment, Preset
 from core.instance_mlp import InstanceMLP
 from core.params import param, rule
 
@@ -393,6 +393,26 @@ def _deduplication_work(c) -> float:
     )
 
 
+PRESETS = (
+    Preset("Default",
+           "600 exact and 600 near copies of 60 images (20 each).",
+           {}),
+    Preset("Noisier copies",
+           "Noise 0.1: the near copies drift below a cosine of 0.99 and are missed.",
+           {"noise": 0.1}),
+    Preset("Lower threshold",
+           "Noise 0.1 and threshold 0.97: the copies are found again, and hundreds of "
+           "distinct digits that look alike are removed with them.",
+           {"noise": 0.1, "threshold": 0.97}),
+    Preset("No shifted lookup",
+           "Compare images only as they are: a shifted copy matches only copies shifted "
+           "the same way, never its original, so some survive.",
+           {"match_shifts": False}),
+    Preset("Exact copies only",
+           "Only exact copies planted: hashing alone finds them all.",
+           {"near_sources": 0, "exact_sources": 60}),
+)
+
 EXPERIMENT = Experiment(
     name="deduplication",
     title="Deduplication: exact and near copies found, and removed at equal compute",
@@ -402,4 +422,5 @@ EXPERIMENT = Experiment(
     diverge_hint="Lower the learning rate (lr).",
     small={"steps": 20, "seeds": 1, "width": 16, "exact_sources": 5, "near_sources": 5,
            "copies": 3},
+    presets=PRESETS,
 )

@@ -28,7 +28,7 @@ from core import data
 from core.device import choose as choose_device
 from core import cost as work
 from core.cost import Cost
-from core.experiments import Experiment
+from core.experiments import Experiment, Preset
 from core.geometry import dimensionality, top_sum
 from core.models import ToyModel
 from core import params
@@ -217,6 +217,24 @@ def _double_descent_work(c) -> float:
     )
 
 
+DOUBLE_DESCENT_PRESETS = (
+    Preset("Quick sweep",
+           "100 features, T from 3 to 500: the test-loss peak sits near T = 30.",
+           {}),
+    Preset("Fewer T values",
+           "Three sizes only: memorizing, the peak, generalizing.",
+           {"train_sizes": [3, 30, 500]}),
+    Preset("Stronger training",
+           "Learning rate 0.02 fits the small sets harder: the peak grows several times "
+           "taller. Its height depends on how much training happens.",
+           {"lr": 0.02}),
+    Preset("Henighan's setup (slow on a CPU)",
+           "1,000 features at sparsity 0.99 and T up to 2,000, as in the paper: peak at T "
+           "= 200–300. About 3 minutes on a busy 2-core CPU; a GPU is faster.",
+           {"n_features": 1000, "sparsity": 0.99, "lr": 0.005,
+            "train_sizes": [3, 10, 30, 100, 200, 300, 500, 1000, 2000]}),
+)
+
 EXPERIMENT = Experiment(
     name="double_descent",
     title="Double descent: memorizing data, then learning features",
@@ -226,6 +244,7 @@ EXPERIMENT = Experiment(
     version=2,
     small={"n_features": 20, "train_sizes": [3, 10], "steps": 20},
     diverge_hint="Lower the learning rate (lr).",
+    presets=DOUBLE_DESCENT_PRESETS,
 )
 
 
@@ -320,6 +339,18 @@ def _repeated_data_work(c) -> float:
     )
 
 
+REPEATED_DATA_PRESETS = (
+    Preset("5 examples × 100",
+           "Half the training set is five examples: they take over the hidden plane.",
+           {}),
+    Preset("1 example × 300",
+           "A single heavily repeated example.",
+           {"n_repeated": 1, "repeat_count": 300}),
+    Preset("20 examples × 10",
+           "Many lightly repeated examples: do they still get memorized?",
+           {"n_repeated": 20, "repeat_count": 10}),
+)
+
 REPEATED = Experiment(
     name="repeated_data",
     title="Repeated examples are memorized",
@@ -329,6 +360,7 @@ REPEATED = Experiment(
     version=2,
     small={"n_features": 20, "train_size": 300, "n_repeated": 2, "repeat_count": 5, "steps": 20},
     diverge_hint="Lower the learning rate (lr).",
+    presets=REPEATED_DATA_PRESETS,
 )
 
 EXPERIMENTS = [EXPERIMENT, REPEATED]

@@ -27,7 +27,7 @@ from core import multiview as mv
 from core.device import choose as choose_device
 from core import cost as work
 from core.cost import Cost
-from core.experiments import Experiment
+from core.experiments import Experiment, Preset
 from core.params import param
 
 LEARNED = 0.5
@@ -258,6 +258,26 @@ def _dropout_work(c) -> float:
     ) + work.steps(c.mv_steps, 3e3 * c.mv_classes * c.width)
 
 
+PRESETS = (
+    Preset("Default: both datasets",
+           "Pixels 0.2, hidden units 0.5, patches 0.5.",
+           {}),
+    Preset("Light patch dropout",
+           "Hiding a patch only 20% of the time helps less.",
+           {"patch_dropout": 0.2}),
+    Preset("No dropout at all",
+           "All rates 0: the two networks of each pair are the same model trained twice, "
+           "so the gaps match.",
+           {"input_dropout": 0.0, "hidden_dropout": 0.0, "patch_dropout": 0.0}),
+    Preset("Heavy dropout",
+           "Hide 80% of the hidden units: training slows down and the sub-networks "
+           "disagree more.",
+           {"hidden_dropout": 0.8}),
+    Preset("More digits",
+           "1,000 training images: less overfitting left for dropout to remove.",
+           {"n_train": 1000}),
+)
+
 EXPERIMENT = Experiment(
     name="dropout",
     title="Dropout as feature hiding",
@@ -267,4 +287,5 @@ EXPERIMENT = Experiment(
     version=2,
     small={"n_train": 60, "width": 16, "steps": 10, "mv_steps": 10, "mv_classes": 3},
     diverge_hint="Lower the learning rate (lr).",
+    presets=PRESETS,
 )

@@ -15,7 +15,7 @@ from core import backprop, data
 from core.device import choose as choose_device
 from core import cost as work
 from core.cost import Cost
-from core.experiments import Experiment
+from core.experiments import Experiment, Preset
 from core.models import ACTIVATIONS, MLP
 from core.params import param
 
@@ -201,6 +201,25 @@ def _gradient_descent_work(c) -> float:
     )
 
 
+PRESETS = (
+    Preset("Too large a step",
+           "Plain SGD with learning rate 10: the loss jumps up and the ReLUs die, so "
+           "training diverges.",
+           {"optimizer": "sgd", "lr": 10.0, "steps": 300}),
+    Preset("A spiral needs depth",
+           "Three hidden layers of 32 untangle two spiral arms; try one layer of 4 to see "
+           "it fail.",
+           {"dataset": "spiral", "hidden_layers": 3, "width": 32, "steps": 2000}),
+    Preset("XOR defeats a line",
+           "With no hidden layer the model is linear and stays near chance on XOR.",
+           {"dataset": "xor", "hidden_layers": 0}),
+    Preset("Tiny data overfits",
+           "30 noisy points and a wide net: train accuracy reaches 100 % while test loss "
+           "climbs.",
+           {"n_samples": 30, "noise": 0.35, "width": 64, "test_fraction": 0.5,
+            "steps": 3000}),
+)
+
 EXPERIMENT = Experiment(
     name="gradient_descent",
     title="Gradient descent & backpropagation",
@@ -209,4 +228,5 @@ EXPERIMENT = Experiment(
     cost=Cost(0.87, _gradient_descent_work),
     small={"n_samples": 60, "steps": 10},
     diverge_hint="Lower the learning rate (lr), or pick Adam, which scales its steps.",
+    presets=PRESETS,
 )

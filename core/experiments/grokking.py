@@ -19,7 +19,7 @@ from torch import nn
 from core.device import choose as choose_device
 from core import cost as work
 from core.cost import Cost
-from core.experiments import Experiment
+from core.experiments import Experiment, Preset
 from core.params import param
 
 REACHED = 0.99  # accuracy that counts as "memorized" (train) and "generalized" (test)
@@ -133,6 +133,25 @@ def _grokking_work(c) -> float:
     )
 
 
+PRESETS = (
+    Preset("Grok (p = 67)",
+           "The default: memorized by step ~30, understood near step 1,500.",
+           {}),
+    Preset("No weight decay",
+           "Weight decay 0: training accuracy is perfect, test accuracy stays at chance.",
+           {"weight_decay": 0.0}),
+    Preset("More data, no drama",
+           "Half of the pairs for training: the rule comes almost at once, there is hardly "
+           "a gap.",
+           {"train_fraction": 0.5}),
+    Preset("Less data",
+           "20% of the pairs: the wait for the rule gets longer.",
+           {"train_fraction": 0.2, "steps": 8000}),
+    Preset("Weaker decay",
+           "Weight decay 0.3: it still groks, later.",
+           {"weight_decay": 0.3, "steps": 8000}),
+)
+
 EXPERIMENT = Experiment(
     name="grokking",
     title="Grokking: memorize first, find the rule later",
@@ -142,4 +161,5 @@ EXPERIMENT = Experiment(
     version=2,
     small={"modulus": 11, "steps": 10, "width": 16, "embed_dim": 8},
     diverge_hint="Lower the learning rate (lr).",
+    presets=PRESETS,
 )

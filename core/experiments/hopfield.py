@@ -17,7 +17,7 @@ import torch
 from core.device import choose as choose_device
 from core import cost as work
 from core.cost import Cost
-from core.experiments import Experiment
+from core.experiments import Experiment, Preset
 from core.params import param
 
 MAX_COUNTS = 40  # pattern counts measured between 1 and n_patterns_max
@@ -217,6 +217,28 @@ def _hopfield_work(c) -> float:
     )
 
 
+PRESETS = (
+    Preset("Within capacity",
+           "Five random patterns in 100 neurons: both networks clean the cue up.",
+           {"shown_patterns": 5}),
+    Preset("Overload the classical net",
+           "Thirty patterns, twice 0.138·N: the classical net settles on a spurious state, "
+           "the modern one does not.",
+           {"shown_patterns": 30}),
+    Preset("Digits",
+           "Binarized 8×8 digits look alike, so the classical net fails after a few; the "
+           "modern one needs a larger β to tell them apart.",
+           {"patterns": "digits", "shown_patterns": 6, "beta": 1.0, "n_patterns_max": 30,
+            "corruption": 0.1}),
+    Preset("Small β: mixtures",
+           "At β = 0.005 the softmax is soft: the update returns a blend of patterns "
+           "instead of one.",
+           {"beta": 0.005, "shown_patterns": 6}),
+    Preset("Far past 0.138·N",
+           "Up to 200 patterns in 100 neurons: the modern net still recovers them.",
+           {"n_patterns_max": 200, "trials": 10, "shown_patterns": 100}),
+)
+
 EXPERIMENT = Experiment(
     name="hopfield",
     title="Hopfield memory: classical and modern",
@@ -226,4 +248,5 @@ EXPERIMENT = Experiment(
     version=2,
     small={"dimension": 16, "n_patterns_max": 4, "shown_patterns": 2, "trials": 1},
     diverge_hint="Raise β a little: a tiny β can underflow.",
+    presets=PRESETS,
 )

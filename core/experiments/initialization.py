@@ -26,7 +26,7 @@ import torch
 from core.device import choose as choose_device
 from core import cost as work
 from core.cost import Cost
-from core.experiments import Experiment
+from core.experiments import Experiment, Preset
 from core.params import param
 
 # name: (variance × fan_in, activation, label)
@@ -134,6 +134,18 @@ def _initialization_work(c) -> float:
     return c.seeds * c.depth * (work.STEP_OVERHEAD + 3 * c.batch_size * c.width**2)
 
 
+PRESETS = (
+    Preset("50 layers",
+           "The textbook case: 50 layers of 128 units.",
+           {}),
+    Preset("100 layers",
+           "Twice as deep: the bad schemes go twice as far off.",
+           {"depth": 100}),
+    Preset("Narrow layers",
+           "16 units: even He drifts, the per-layer factor is noisy at this width.",
+           {"width": 16}),
+)
+
 EXPERIMENT = Experiment(
     name="initialization",
     title="Initialization: keep the signal's spread through 50 layers",
@@ -142,4 +154,5 @@ EXPERIMENT = Experiment(
     cost=Cost(1.31, _initialization_work),
     diverge_hint="Lower the depth.",
     small={"depth": 5, "width": 16, "batch_size": 16, "seeds": 1},
+    presets=PRESETS,
 )

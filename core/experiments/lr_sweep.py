@@ -18,7 +18,7 @@ import torch
 from core.device import choose as choose_device
 from core import cost as work
 from core.cost import Cost
-from core.experiments import Experiment
+from core.experiments import Experiment, Preset
 from core.instance_mlp import (SWEEP_RULES, InstanceMLP, InstanceOptimizer, batch_orders,
                                cross_entropy, digits, full_losses, lr_grid)
 from core.params import param
@@ -164,6 +164,22 @@ def summarize_optimizer(lrs: list[float], final: np.ndarray, bad: np.ndarray,
             "diverged_runs": int(bad.sum())}
 
 
+PRESETS = (
+    Preset("Finer grid",
+           "Four rates per decade instead of two: the bottom of each U and its cliff come "
+           "out sharper.",
+           {"n_lrs": 21}),
+    Preset("Longer training",
+           "Three times the steps: the left arm falls, the cliff stays.",
+           {"steps": 900}),
+    Preset("No momentum (β = 0)",
+           "With β = 0 the momentum curve lies on the SGD one.",
+           {"momentum": 0.0}),
+    Preset("Deeper net",
+           "Four hidden layers: the cliff comes earlier.",
+           {"hidden_layers": 4}),
+)
+
 EXPERIMENT = Experiment(
     name="lr_sweep",
     title="Learning-rate sweep: the U and its cliff",
@@ -176,4 +192,5 @@ EXPERIMENT = Experiment(
     diverge_hint="Lower the largest learning rate (lr_max).",
     small={"n_lrs": 4, "seeds": 1, "steps": 5, "n_train": 200, "batch_size": 32,
            "width": 16},
+    presets=PRESETS,
 )

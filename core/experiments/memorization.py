@@ -25,7 +25,7 @@ from core import data, params
 from core.device import choose as choose_device
 from core import cost as work
 from core.cost import Cost
-from core.experiments import Experiment
+from core.experiments import Experiment, Preset
 from core.params import param
 
 MEMORIZED = 0.5  # a model that reproduces this share of the wrong labels memorized them
@@ -477,13 +477,36 @@ def _relu_regions_work(c) -> float:
     )
 
 
+PRESETS = (
+    Preset("Unlimited tree, noisy labels",
+           "20 % of the training labels flipped: the unlimited tree carves a bin around "
+           "each flipped point and loses test accuracy.",
+           {"label_noise": 0.2}),
+    Preset("A depth-3 tree",
+           "Three questions deep: a few big bins that ignore the flipped labels.",
+           {"label_noise": 0.2, "max_depth": 3}),
+    Preset("Wide net, random labels",
+           "Shuffled labels: a wide network and the unlimited tree both fit them all, and "
+           "both stay at chance on the test set.",
+           {"random_labels": True, "label_noise": 0.0, "n_samples": 200, "width": 64,
+            "lr": 0.03, "steps": 3000}),
+    Preset("Same net, weight decay",
+           "The wide network on shuffled labels with weight decay 0.01: it can no longer "
+           "memorize them: its training accuracy drops towards chance and the train-test "
+           "gap closes.",
+           {"random_labels": True, "label_noise": 0.0, "n_samples": 200, "width": 64,
+            "lr": 0.03, "steps": 3000, "weight_decay": 0.01}),
+)
+
 EXPERIMENTS = [
     Experiment(name="tree_bins", title="A decision tree's bins", Config=Config,
                run=run_tree, cost=Cost(0.05, _tree_bins_work), version=2,
                diverge_hint="A tree cannot diverge; please report this.",
-               small={"n_samples": 60}),
+               small={"n_samples": 60},
+               presets=PRESETS),
     Experiment(name="relu_regions", title="A ReLU network's linear regions", Config=Config,
                run=run_net, cost=Cost(2.35, _relu_regions_work), version=3,
                diverge_hint="Lower the learning rate (lr).",
-               small={"n_samples": 60, "steps": 10}),
+               small={"n_samples": 60, "steps": 10},
+               presets=PRESETS),
 ]

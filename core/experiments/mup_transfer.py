@@ -32,7 +32,7 @@ import torch
 from core.device import choose as choose_device
 from core import cost as work
 from core.cost import Cost
-from core.experiments import Experiment
+from core.experiments import Experiment, Preset
 from core.instance_mlp import (SWEEP_RULES, InstanceMLP, InstanceOptimizer, batch_orders,
                                cross_entropy, digits, full_losses, lr_grid)
 from core.params import param
@@ -262,6 +262,21 @@ def run(config: Config, report) -> dict:
     return summary
 
 
+PRESETS = (
+    Preset("Widths 32–256",
+           "One seed, four widths, 9 rates: about a quarter of a minute.",
+           {}),
+    Preset("Widths 32–1024, 3 seeds (slow)",
+           "The full grid: several minutes on two CPU cores.",
+           {"widths": [32, 64, 128, 256, 512, 1024], "seeds": 3}),
+    Preset("Coordinate check at lr 0.1",
+           "A ten times larger step makes SP's growth steeper.",
+           {"coord_lr": 0.1}),
+    Preset("Three hidden layers",
+           "Two w×w matrices instead of one.",
+           {"hidden_layers": 3}),
+)
+
 EXPERIMENT = Experiment(
     name="mup_transfer",
     title="muP: the best learning rate stays put as the network widens",
@@ -275,4 +290,5 @@ EXPERIMENT = Experiment(
     diverge_hint="Lower the largest learning rate (lr_max).",
     small={"widths": [16, 32], "base_width": 16, "n_lrs": 3, "steps": 5, "n_train": 200,
            "batch_size": 32, "coord_steps": 1},
+    presets=PRESETS,
 )

@@ -26,7 +26,7 @@ import torch
 
 from core import cost as work
 from core.cost import Cost
-from core.experiments import Experiment
+from core.experiments import Experiment, Preset
 from core.params import param
 
 OPTIMIZERS = ("gd", "momentum", "nesterov", "rmsprop", "adam")
@@ -205,6 +205,22 @@ def run(config: Config, report) -> dict:
     }
 
 
+PRESETS = (
+    Preset("Just below 2/L",
+           "lr 0.019: GD zig-zags across the valley but settles.",
+           {"lr": 0.019}),
+    Preset("Just above 2/L",
+           "lr 0.021: GD's zig-zag grows every step and it diverges.",
+           {"lr": 0.021}),
+    Preset("Rosenbrock",
+           "A curved valley: momentum and Adam follow the bend, GD barely moves.",
+           {"function": "rosenbrock", "lr": 0.0015, "adaptive_lr": 0.1, "steps": 1000}),
+    Preset("Saddle",
+           "Started almost on a ridge: GD takes ages to roll off, RMSProp and Adam leave "
+           "at once.",
+           {"function": "saddle", "lr": 0.03, "adaptive_lr": 0.03}),
+)
+
 EXPERIMENT = Experiment(
     name="optimizer_paths",
     title="Optimizer paths on a valley, a banana and a saddle",
@@ -213,4 +229,5 @@ EXPERIMENT = Experiment(
     cost=Cost(0.7, lambda c: c.steps),
     diverge_hint="Lower the learning rate (lr).",
     small={"steps": 20},
+    presets=PRESETS,
 )

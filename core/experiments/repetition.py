@@ -22,7 +22,7 @@ import torch
 from core.device import choose as choose_device
 from core import cost as work
 from core.cost import Cost
-from core.experiments import Experiment
+from core.experiments import Experiment, Preset
 from core.instance_mlp import InstanceMLP
 from core.params import param, rule
 
@@ -321,6 +321,25 @@ def _repetition_work(c) -> float:
     )
 
 
+PRESETS = (
+    Preset("Default: sweep k",
+           "Six values of k from all fresh to four examples, 3 seeds.",
+           {}),
+    Preset("Cleaner labels",
+           "A sharper teacher: less noise to memorize, a smaller hump above the fresh run.",
+           {"teacher_sharpness": 8.0}),
+    Preset("A tenth repeated",
+           "Only 10 % of each batch repeated: the same k values, a smaller share of the "
+           "compute wasted.",
+           {"repeated_share": 0.1}),
+    Preset("Wider student",
+           "Width 128, as measured in the Lab's notes (about 3× slower).",
+           {"width": 128, "seeds": 2}),
+    Preset("Quick look",
+           "A quarter of the steps and one seed.",
+           {"steps": 512, "seeds": 1, "repeats": [1, 16, 64, 256, 4096]}),
+)
+
 EXPERIMENT = Experiment(
     name="repetition",
     title="Repeated data: memorized, and worse than fresh data at equal compute",
@@ -330,4 +349,5 @@ EXPERIMENT = Experiment(
     diverge_hint="Lower the learning rate (lr).",
     small={"steps": 64, "batch_size": 16, "width": 16, "seeds": 1,
            "repeats": [1, 64]},
+    presets=PRESETS,
 )

@@ -21,7 +21,7 @@ from core import data, geometry
 from core.device import choose as choose_device
 from core import cost as work
 from core.cost import Cost
-from core.experiments import Experiment
+from core.experiments import Experiment, Preset
 from core.models import ToyModel
 from core.params import param
 
@@ -173,6 +173,29 @@ def _superposition_work(c) -> float:
     )
 
 
+SUPERPOSITION_PRESETS = (
+    Preset("Dense: two survive",
+           "With no sparsity the model keeps the two most important features at right "
+           "angles and drops the rest.",
+           {"sparsities": [0.0, 0.1, 0.2]}),
+    Preset("Antipodal pairs",
+           "At medium sparsity four features share two dimensions as two pairs pointing in "
+           "opposite directions.",
+           {"sparsities": [0.5, 0.6, 0.7, 0.8]}),
+    Preset("Pentagon",
+           "Very sparse features all fit: five directions 72° apart in a plane.",
+           {"sparsities": [0.9, 0.95, 0.99]}),
+    Preset("Equal importance",
+           "With every feature equally important, nothing is dropped first: watch which "
+           "geometry wins.",
+           {"importance_decay": 1.0, "sparsities": [0.0, 0.7, 0.9, 0.99]}),
+    Preset("20 features, 5 units",
+           "More features in more dimensions (drawn as a 2D projection): sparsity still "
+           "lets most of them in.",
+           {"n_features": 20, "n_hidden": 5, "sparsities": [0.0, 0.7, 0.9, 0.97],
+            "steps": 2000}),
+)
+
 EXPERIMENT = Experiment(
     name="superposition",
     title="Superposition: more features than neurons",
@@ -182,6 +205,7 @@ EXPERIMENT = Experiment(
     version=2,
     small={"sparsities": [0.9], "seeds_per_sparsity": 1, "steps": 10, "batch_size": 16},
     diverge_hint="Lower the learning rate (lr).",
+    presets=SUPERPOSITION_PRESETS,
 )
 
 
@@ -272,6 +296,22 @@ def _autoencoder_memory_work(c) -> float:
     return work.steps(c.steps, 6 * c.restarts * c.n_vectors * c.n_features * c.n_hidden)
 
 
+AUTOENCODER_MEMORY_PRESETS = (
+    Preset("8 vectors, 2 units",
+           "Eight sparse vectors in a 2D hidden space: an octagon of hidden points.",
+           {}),
+    Preset("Too many for 2 units",
+           "Twenty vectors crowd the plane: neighbours interfere and some are lost.",
+           {"n_vectors": 20}),
+    Preset("One hidden unit",
+           "Even a single unit holds more than one vector: the points sit at different "
+           "places along one line.",
+           {"n_hidden": 1, "n_vectors": 4}),
+    Preset("16 vectors, 4 units",
+           "More room: 16 vectors in 4 hidden units (projected to 2D).",
+           {"n_vectors": 16, "n_hidden": 4, "n_features": 80}),
+)
+
 MEMORY = Experiment(
     name="autoencoder_memory",
     title="A ReLU autoencoder stores more vectors than neurons",
@@ -281,6 +321,7 @@ MEMORY = Experiment(
     version=2,
     small={"n_vectors": 4, "n_features": 10, "steps": 10, "restarts": 1},
     diverge_hint="Lower the learning rate (lr).",
+    presets=AUTOENCODER_MEMORY_PRESETS,
 )
 
 EXPERIMENTS = [EXPERIMENT, MEMORY]
