@@ -3,7 +3,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from ui import catalog, sidebar
+from ui import catalog, sidebar, talk
 
 # a local icon: a Material icon as favicon would be fetched from a font host by every visitor
 ICON = str(Path(__file__).parent / "ui" / "icon.png")
@@ -16,5 +16,7 @@ for section, infos in catalog.by_section():
     sections[section] = [st.Page(i.path, title=i.title, icon=i.icon) for i in infos]
 
 page = st.navigation(sections)
+talk.init(page.url_path)  # talk mode and a link's hide= before the page draws anything
 sidebar.render()
+talk.notices(page.url_path)
 page.run()

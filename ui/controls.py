@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 import streamlit as st
 
 from core import experiments, params
+from ui import talk
 
 
 def _key(page: str, name: str) -> str:
@@ -46,14 +47,66 @@ def set_values(page: str, config_cls: type, values: dict[str, Any]) -> None:
         st.session_state[_key(page, spec.name)] = _widget_value(spec, value)
 
 
-def presets(page: str, experiment: str) -> None:
-    """One button per preset the experiment declares (`Experiment.presets`)."""
+def apply_preset(page: str, experiment: str, index: int) -> None:
+    """Set the page's controls to the experiment's preset `index` (a button or a step)."""
     exp = experiments.get(experiment)
+    set_values(page, exp.Config, exp.presets[index].values)
+    st.session_state[_key(page, "__step")] = index
+
+
+def _move(page: str, experiment: str, delta: int) -> None:
+    count = len(experiments.get(experiment).presets)
+    current = st.session_state.get(_key(page, "__step"))
+    start = -1 if current is None and delta > 0 else (count if current is None else current)
+    apply_preset(page, experiment, min(max(start + delta, 0), count - 1))
+
+
+def presets(page: str, experiment: str, title: str | None = "Try this") -> None:
+    """The experiment's presets (`Experiment.presets`): one button each, or in talk mode a
+    storyboard that steps through them. `hide=presets` leaves them out."""
+    if talk.hidden("presets"):
+        return
+    if talk.active():
+        storyboard(page, experiment)
+        return
+    exp = experiments.get(experiment)
+    if title:
+        st.markdown(f"**{title}**")
     columns = st.columns(len(exp.presets))
-    for column, preset in zip(columns, exp.presets):
+    for index, (column, preset) in enumerate(zip(columns, exp.presets)):
         column.button(preset.label, key=_key(page, f"preset.{preset.label}"),
-                      help=preset.caption, on_click=set_values,
-                      args=(page, exp.Config, preset.values), width="stretch")
+                      help=preset.caption, on_click=apply_preset,
+                      args=(page, experiment, index), width="stretch")
+
+
+def storyboard(page: str, experiment: str) -> None:
+    """Previous / Next through the presets, each with its label, its line and its place."""
+    exp = experiments.get(experiment)
+    count, index = len(exp.presets), st.session_state.get(_key(page, "__step"))
+    keys = talk.take_keys()
+    left, middle, right = st.columns([1, 6, 1], vertical_alignment="center")
+    left.button("Previous", key=_key(page, "talk.previous"), icon=":material/arrow_back:",
+                on_click=_move, args=(page, experiment, -1), width="stretch",
+                disabled=index is not None and index <= 0,
+                shortcut="Left" if keys else None)
+    right.button("Next", key=_key(page, "talk.next"), icon=":material/arrow_forward:",
+                 on_click=_move, args=(page, experiment, 1), width="stretch",
+                 disabled=index is not None and index >= count - 1,
+                 shortcut="Right" if keys else None)
+    with middle:
+        if index is None:
+            st.markdown(f"### {count} steps to show")
+            st.markdown(f"#### Next: {exp.presets[0].label}")
+        else:
+            preset = exp.presets[index]
+            st.markdown(f"### {preset.label}  \n#### {preset.caption}")
+            st.caption(f"step {index + 1} of {count}")
+
+
+def section(title: str, expanded: bool = True) -> Any:
+    """Where a page draws its settings: an expander, or (talk mode, `hide=settings`) a
+    bare container that holds only the controls' notices."""
+    return st.container() if talk.hidden("settings") else st.expander(title, expanded=expanded)
 
 
 def _log_options(spec: params.Spec, current: float) -> list[float]:
@@ -107,7 +160,16 @@ def controls(page: str, config_cls: type, layout: dict[str, list[str]] | None = 
     rest = [n for n in all_specs if not any(n in names for names in groups.values())]
     if rest:
         groups["More"] = rest
-    for column, (title, names) in zip(st.columns(len(groups)), groups.items()):
+    # Hidden controls (talk mode, a link's `hide=`) keep their values: Streamlit forgets
+    # the state of a widget that is not drawn, unless the script writes it back.
+    shown = {n: s for n, s in all_specs.items()
+             if not (talk.hidden("settings") or talk.hidden(n))}
+    for name in set(all_specs) - set(shown):
+        st.session_state[_key(page, name)] = st.session_state[_key(page, name)]
+    groups = {t: [n for n in names if n in shown] for t, names in groups.items()}
+    groups = {t: names for t, names in groups.items() if names}
+    for column, (title, names) in zip(st.columns(len(groups)) if groups else (),
+                                      groups.items()):
         column.markdown(f"**{title}**")
         for name in names:
             spec = all_specs[name]

@@ -1,14 +1,16 @@
-"""The sidebar every page shares: the device, and the runs queued or training."""
+"""The sidebar every page shares: talk mode, the device, and the runs queued or training."""
 from __future__ import annotations
 
 import streamlit as st
 
+from ui import talk
 from ui.run_panel import registry, session_id, withdraw
 
 
 def render() -> None:
     reg = registry()
     with st.sidebar:
+        talk.toggle()
         st.caption(f"Training on **{reg.device}** · {reg.workers} worker"
                    f"{'s' if reg.workers != 1 else ''}")
         _active_runs()

@@ -4,13 +4,13 @@ from core import engine
 from core.charts import base, capsules as charts
 from core.experiments.capsules import (MAX_ENTROPY, MIN_SEEDS, PERTURBATIONS, TEST_DIGITS,
                                        UNIFORM, Config)
-from ui import catalog, controls, run_panel
+from ui import catalog, controls, run_panel, talk
 
 PAGE = "caps"
 (EXPERIMENT,) = catalog.here(__file__).experiments
 
 st.title("Capsule networks: routing by agreement")
-st.markdown(
+talk.prose(
     "A capsule is a small group of neurons read as a vector: its direction says *how* a "
     "part is posed (thickness, slant, position), its length says *whether* it is there. "
     "In the capsule net of Sabour, Frosst & Hinton (2017, *Dynamic Routing Between "
@@ -31,10 +31,9 @@ st.markdown(
     "test), not MNIST."
 )
 
-st.markdown("**Try this**")
 controls.presets(PAGE, EXPERIMENT)
 
-with st.expander("Settings", expanded=True):
+with controls.section("Settings", expanded=True):
     config = controls.controls(PAGE, Config, layout={
         "Capsules": ["routing_iterations", "primary_maps", "w_init", "conv_channels"],
         "Decoder": ["decoder", "decoder_weight"],
@@ -120,17 +119,17 @@ def draw(view: engine.RunView) -> None:
                         "and seeds.")
 
     left, right = st.columns(2)
-    left.altair_chart(charts.epoch_curves(
+    left.altair_chart(talk.sized(charts.epoch_curves(
         base.metrics_long(m, ACCURACY), "Test accuracy (mean over seeds)",
-        "test accuracy", colors=charts.MODEL_COLORS), width="stretch")
+        "test accuracy", colors=charts.MODEL_COLORS)), width="stretch")
     loss = charts.split_frame(m, {
         "capsules_train_loss": (charts.MODELS["capsules"], "train"),
         "capsules_test_loss": (charts.MODELS["capsules"], "test"),
         "uniform_train_loss": (charts.MODELS["uniform"], "train"),
         "uniform_test_loss": (charts.MODELS["uniform"], "test")})
-    right.altair_chart(charts.epoch_curves(
+    right.altair_chart(talk.sized(charts.epoch_curves(
         loss, "Margin loss (the CNN trains on cross-entropy)", "margin loss (log scale)",
-        colors=charts.MODEL_COLORS, log_y=True, dash="split"), width="stretch")
+        colors=charts.MODEL_COLORS, log_y=True, dash="split")), width="stretch")
     st.caption("Train figures are running averages over each epoch's batches; test "
                f"figures are measured on the {TEST_DIGITS} test digits after each epoch.")
 
@@ -150,37 +149,37 @@ def draw_routing(view: engine.RunView, routing: dict, example: dict, s: dict) ->
     st.subheader("Routing, iteration by iteration")
     label, predicted = int(example["label"]), int(example["predicted"])
     left, right = st.columns([4, 1])
-    left.altair_chart(charts.coupling_heatmaps(
+    left.altair_chart(talk.sized(charts.coupling_heatmaps(
         charts.coupling_frame(example["couplings"]),
         f"Couplings of test digit #{view.config.example} (first seed's capsule net)",
-        view.config.primary_maps), width="content")
+        view.config.primary_maps)), width="content")
     left.caption("Rows are primary capsules (capsule type × 4×4 position), columns the ten "
                  "digit capsules. Iteration 1 is uniform by construction; the later panels "
                  "show where agreement moved each capsule's vote.")
     images = [("input", example["image"])]
     if "reconstruction" in example:
         images.append(("redrawn", example["reconstruction"]))
-    right.altair_chart(charts.image_strip(charts.images_frame(images), "The digit", cell=12,
-                                          columns=1), width="content")
+    right.altair_chart(talk.sized(charts.image_strip(charts.images_frame(images), "The digit", cell=12,
+                                          columns=1)), width="content")
     right.caption(f"True label {label}, answer {predicted}."
                   + (" *Redrawn* is the decoder's picture from the winning capsule."
                      if len(images) > 1 else ""))
     cols = st.columns(3)
-    cols[0].altair_chart(charts.length_bars(
-        example["lengths"], predicted, label, f"Digit capsule lengths (answer: {predicted})"),
+    cols[0].altair_chart(talk.sized(charts.length_bars(
+        example["lengths"], predicted, label, f"Digit capsule lengths (answer: {predicted})")),
         width="stretch")
     cols[0].caption("Length is the class probability. The dashed lines are the margins: "
                     "the loss pushes the true digit above 0.9 and the others below 0.1.")
-    cols[1].altair_chart(charts.iteration_chart(
+    cols[1].altair_chart(talk.sized(charts.iteration_chart(
         charts.iteration_frame(routing, "entropy", "uniform_entropy"),
         "Entropy of the couplings", "entropy (nats)",
-        float(routing["max_entropy"]), "ln 10: uniform", zero=False), width="stretch")
+        float(routing["max_entropy"]), "ln 10: uniform", zero=False)), width="stretch")
     cols[1].caption("Mean over the test digits, primary capsules and seeds. The axis does "
                     "not start at 0: it zooms in on the fall from ln 10.")
-    cols[2].altair_chart(charts.iteration_chart(
+    cols[2].altair_chart(talk.sized(charts.iteration_chart(
         charts.iteration_frame(routing, "winner_coupling", "uniform_winner_coupling"),
         "Coupling to the winning digit", "coupling",
-        UNIFORM, "1/10: uniform", zero=True), width="stretch")
+        UNIFORM, "1/10: uniform", zero=True)), width="stretch")
     cols[2].caption("How much of each primary capsule's vote goes to the digit capsule "
                     "that wins, mean over the test digits and seeds. In both charts red is "
                     "routing by agreement, grey the uniform control.")
@@ -233,19 +232,19 @@ def draw_decoder(view: engine.RunView, example: dict, m: dict) -> None:
     dimension = right.selectbox("Dimension for the sweep", list(range(1, 17)),
                                 key=f"{PAGE}.view_dimension")
     perturbed = example["perturbed"]
-    st.altair_chart(charts.image_strip(charts.images_frame(
+    st.altair_chart(talk.sized(charts.image_strip(charts.images_frame(
         charts.perturbed_by_dimension(perturbed, offsets.index(offset))),
-        f"Each dimension moved by {offset:+.2f}, one at a time", cell=7, columns=8),
+        f"Each dimension moved by {offset:+.2f}, one at a time", cell=7, columns=8)),
         width="content")
-    st.altair_chart(charts.image_strip(charts.images_frame(
+    st.altair_chart(talk.sized(charts.image_strip(charts.images_frame(
         charts.perturbed_by_offset(perturbed, dimension - 1, offsets)),
-        f"Dimension {dimension} swept from −0.25 to +0.25", cell=7), width="content")
+        f"Dimension {dimension} swept from −0.25 to +0.25", cell=7)), width="content")
     if "reconstruction_loss_test" in m:
-        st.altair_chart(charts.epoch_curves(
+        st.altair_chart(talk.sized(charts.epoch_curves(
             base.metrics_long(m, {"reconstruction_loss_train": "train",
                                     "reconstruction_loss_test": "test"}),
             "Reconstruction error (sum of squared pixel errors per digit)", "error",
-            colors=base.SPLIT_COLORS, height=220), width="stretch")
+            colors=base.SPLIT_COLORS, height=220)), width="stretch")
 
 
 if config is not None:

@@ -4,7 +4,7 @@ from core import engine
 from core.charts import base
 from core.charts import data as charts
 from core.experiments import active_learning, chinchilla, deduplication, repetition
-from ui import catalog, controls, run_panel
+from ui import catalog, controls, run_panel, talk
 
 REP, DEDUP, AL, LAW, ISO = catalog.here(__file__).experiments
 REP_PAGE, DEDUP_PAGE, AL_PAGE, LAW_PAGE, ISO_PAGE = (
@@ -20,7 +20,7 @@ def k_text(k: float) -> str:
 
 
 st.title("Data: repetition, deduplication, active learning, compute-optimal size")
-st.markdown(
+talk.prose(
     "What a network memorizes depends on what it is shown and how often. An example "
     "seen hundreds of times can be stored as it is, noise and all, and the gradient "
     "steps spent storing it teach nothing about the examples it has never seen. So the "
@@ -37,7 +37,7 @@ st.markdown(
 
 st.divider()
 st.header("1. Repeated examples are memorized, and cost more than they bring")
-st.markdown(
+talk.prose(
     "A fixed random network (the teacher) labels Gaussian inputs by drawing from its "
     "softmax, so the labels are noisy and even a perfect student keeps a loss, the Bayes "
     "floor. Students train for the same number of Adam steps in every condition. By "
@@ -49,9 +49,8 @@ st.markdown(
     "enough to memorize, labels and noise, and large enough to pull the whole function "
     "towards it: that is where Hernandez et al. found the damage."
 )
-st.markdown("**Try this**")
 controls.presets(REP_PAGE, REP)
-with st.expander("Settings", expanded=True):
+with controls.section("Settings", expanded=True):
     rep_config = controls.controls(REP_PAGE, repetition.Config, layout={
         "Repetition": ["repeats", "repeated_share", "teacher_sharpness"],
         "Training": ["steps", "batch_size", "lr"],
@@ -105,12 +104,12 @@ def draw_repetition(view: engine.RunView) -> None:
     names = list(sweep["names"])
     fresh = float(sweep["excess_mean"][names.index("fresh")])
     drop = float(sweep["excess_mean"][names.index("drop")])
-    left.altair_chart(charts.excess_vs_repeats(
+    left.altair_chart(talk.sized(charts.excess_vs_repeats(
         frame, fresh, drop, "Excess test loss against repeats (mean ± 1 σ over seeds)",
-        peak_k=summary["peak_k"] if summary else None))
-    right.altair_chart(charts.train_loss_vs_repeats(
+        peak_k=summary["peak_k"] if summary else None)))
+    right.altair_chart(talk.sized(charts.train_loss_vs_repeats(
         charts.train_loss_frame(sweep), summary["bayes_loss"] if summary else None,
-        "Training loss: the repeated examples against once-seen ones"))
+        "Training loss: the repeated examples against once-seen ones")))
     left.caption(f"After {int(sweep['eval_steps'][-1]):,} of {view.config.steps:,} steps. "
                  "Excess loss is the KL divergence from the teacher's label distribution "
                  "to the student's, averaged over test inputs: the test loss above the "
@@ -120,16 +119,16 @@ def draw_repetition(view: engine.RunView) -> None:
     example = view.snapshots.get("example_losses")
     left, right = st.columns(2)
     if example:
-        left.altair_chart(charts.example_loss_histogram(
+        left.altair_chart(talk.sized(charts.example_loss_histogram(
             charts.example_loss_frame(example),
-            f"Per-example training loss at k = {k_text(example['k'])} (first seed)"))
+            f"Per-example training loss at k = {k_text(example['k'])} (first seed)")))
         left.caption("Repeated examples pile up near zero loss; unique ones stay spread "
                      "around the noise level.")
     else:
         left.caption("Per-example losses are drawn when the run ends.")
-    right.altair_chart(base.curves_legend_below(
+    right.altair_chart(talk.sized(base.curves_legend_below(
         base.metrics_long(view.metrics, {repetition.metric_name(n): n for n in names}),
-        "Excess test loss while training", "excess test loss", columns=4))
+        "Excess test loss while training", "excess test loss", columns=4)))
     run_panel.downloads(view, REP_PAGE)
 
 
@@ -139,7 +138,7 @@ rep_box = st.container()  # filled at the end of the page, in the order the runs
 
 st.divider()
 st.header("2. Deduplication: find the copies, then train at equal compute")
-st.markdown(
+talk.prose(
     "Copies are planted among the 1,200 training images of scikit-learn's 8×8 digits "
     "(597 are kept for testing): some exact, "
     "some with a little noise, some shifted by a pixel. Exact copies have identical "
@@ -150,9 +149,8 @@ st.markdown(
     "every group of linked images one is kept. Then the same MLP trains for the same "
     "number of steps on four versions of the training set."
 )
-st.markdown("**Try this**")
 controls.presets(DEDUP_PAGE, DEDUP)
-with st.expander("Settings", expanded=True):
+with controls.section("Settings", expanded=True):
     dedup_config = controls.controls(DEDUP_PAGE, deduplication.Config, layout={
         "Planted copies": ["exact_sources", "near_sources", "copies", "noise"],
         "Detection": ["threshold", "match_shifts"],
@@ -180,9 +178,9 @@ def draw_dedup(view: engine.RunView) -> None:
                "duplicates of another original.")
     pairs = view.snapshots.get("pairs")
     if pairs is not None and len(pairs["label"]):
-        st.altair_chart(charts.pairs_grid(
+        st.altair_chart(talk.sized(charts.pairs_grid(
             pairs, "Pairs the search linked (top: kept, bottom: removed), and copies it "
-                   "missed (top: the original)"), width="content")
+                   "missed (top: the original)")), width="content")
         st.caption("A few found pairs of each kind, picked at random, then planted copies "
                    "the search missed. A pair marked *original* is two distinct digits of "
                    "the data set itself that look nearly the same; a missed pair's cosine "
@@ -190,9 +188,9 @@ def draw_dedup(view: engine.RunView) -> None:
     summary = view.summary
     if summary:
         left, right = st.columns([3, 2])
-        left.altair_chart(charts.dedup_loss_bars(
+        left.altair_chart(talk.sized(charts.dedup_loss_bars(
             charts.dedup_loss_frame(summary),
-            f"Test loss after {view.config.steps:,} steps of batch {deduplication.BATCH}"))
+            f"Test loss after {view.config.steps:,} steps of batch {deduplication.BATCH}")))
         with right:
             loss = summary["test_loss"]
             st.markdown(
@@ -220,7 +218,7 @@ dedup_box = st.container()
 
 st.divider()
 st.header("3. Active learning: ask for the labels the model is unsure about")
-st.markdown(
+talk.prose(
     "A logistic regression starts from 20 labelled digits, two of each, and a pool of "
     "1,203 unlabelled ones. Each round it scores the pool, asks for 10 labels and is "
     "refitted, until 300 labels are used. **Least confidence** asks where the top "
@@ -229,9 +227,8 @@ st.markdown(
     "A single run can show almost anything, so every strategy runs on several seeds "
     "(new split, new starting labels) and the curves carry ±1 σ bands."
 )
-st.markdown("**Try this**")
 controls.presets(AL_PAGE, AL)
-with st.expander("Settings", expanded=True):
+with controls.section("Settings", expanded=True):
     al_config = controls.controls(AL_PAGE, active_learning.Config, layout={
         "Labels": ["initial_labels", "batch", "budget"],
         "Model and seeds": ["regularization", "seeds", "seed"],
@@ -245,10 +242,10 @@ def draw_active(view: engine.RunView) -> None:
         return
     summary = view.summary
     left, right = st.columns([3, 2])
-    left.altair_chart(charts.learning_curves(
+    left.altair_chart(talk.sized(charts.learning_curves(
         charts.learning_curves_frame(curves),
         summary["full_pool_accuracy"] if summary else None,
-        "Test accuracy against labels used (mean ± 1 σ over seeds)"))
+        "Test accuracy against labels used (mean ± 1 σ over seeds)")))
     if summary:
         s = summary["strategies"]
         with right:
@@ -293,8 +290,8 @@ def draw_active(view: engine.RunView) -> None:
                    "minus random's, in points, and on how many seeds it is ahead.")
         batch = view.snapshots.get("last_batch")
         if batch is not None and batch.get("strategies"):
-            st.altair_chart(charts.queried_grid(
-                batch, "The last batch each strategy asked for (first seed)"),
+            st.altair_chart(talk.sized(charts.queried_grid(
+                batch, "The last batch each strategy asked for (first seed)")),
                 width="content")
             st.caption("Under each image: its true digit → the model's guess, and m, the "
                        "gap between its two highest probabilities (small m: unsure), just "
@@ -309,7 +306,7 @@ al_box = st.container()
 
 st.divider()
 st.header("4. Compute-optimal size: the Chinchilla law and a toy that trains")
-st.markdown(
+talk.prose(
     "A training run's compute is about C ≈ 6·N·D FLOPs for N parameters and D tokens. "
     "For a fixed C, a larger model sees fewer tokens. Hoffmann et al. fitted "
     "L(N, D) = E + A/N^α + B/D^β to over 400 training runs (E = 1.69, A = 406.4, "
@@ -317,9 +314,8 @@ st.markdown(
     "budget: an isoFLOP curve. Below, that minimum computed from the constants; under "
     "it, the same experiment on a toy, trained live."
 )
-st.markdown("**Try this**")
 controls.presets(LAW_PAGE, LAW)
-with st.expander("Settings of the law", expanded=False):
+with controls.section("Settings of the law", expanded=False):
     law_config = controls.controls(LAW_PAGE, chinchilla.LawConfig, layout={
         "Budgets": ["budgets", "points"],
         "Constants": ["E", "A", "B", "alpha", "beta"],
@@ -356,12 +352,12 @@ def draw_law(view: engine.RunView) -> None:
         f"{summary['loss_cost_of_20_max']:.4f} in loss here.",
         icon=":material/calculate:")
     left, right = st.columns([3, 2])
-    left.altair_chart(charts.isoflop_curves(
+    left.altair_chart(talk.sized(charts.isoflop_curves(
         charts.law_curves_frame(curves), charts.law_optima_frame(summary),
-        "isoFLOP curves of the fitted law (diamond: the minimum)"))
-    right.altair_chart(charts.ratio_chart(charts.law_optima_frame(summary),
+        "isoFLOP curves of the fitted law (diamond: the minimum)")))
+    right.altair_chart(talk.sized(charts.ratio_chart(charts.law_optima_frame(summary),
                                           chinchilla.RULE_OF_THUMB,
-                                          "Tokens per parameter at the optimum"))
+                                          "Tokens per parameter at the optimum")))
     st.dataframe(charts.law_table(summary))
     run_panel.downloads(view, LAW_PAGE)
 
@@ -369,7 +365,7 @@ def draw_law(view: engine.RunView) -> None:
 law_box = st.container()
 
 st.subheader("The toy: isoFLOP profiles, trained live")
-st.markdown(
+talk.prose(
     "A fixed random tanh network with noisy outputs is the data source; students are "
     "ReLU MLPs 8→w→w→1 with N = w² + 11w + 1 parameters. For each budget C every width "
     "trains once on D = C/(6N) fresh samples (larger batches, not more steps, when D "
@@ -379,9 +375,8 @@ st.markdown(
     "budget's best size, and a line through those gives N_opt ∝ C^a, which predicts the "
     "best size for a budget not yet trained. Turn on **Check the prediction** to train it."
 )
-st.markdown("**Try this**")
 controls.presets(ISO_PAGE, ISO)
-with st.expander("Settings of the toy", expanded=True):
+with controls.section("Settings of the toy", expanded=True):
     iso_config = controls.controls(ISO_PAGE, chinchilla.IsoConfig, layout={
         "Sweep": ["budgets", "widths", "seeds"],
         "Training": ["lr", "steps_max", "noise", "seed"],
@@ -396,14 +391,14 @@ def draw_isoflop(view: engine.RunView) -> None:
         return
     summary = view.summary
     left, right = st.columns(2)
-    left.altair_chart(charts.toy_isoflop(
+    left.altair_chart(talk.sized(charts.toy_isoflop(
         charts.toy_curves_frame(grid), charts.toy_optima_frame(summary) if summary else None,
-        "Toy isoFLOP profiles: test loss (MSE, ± 1 σ over seeds)"))
+        "Toy isoFLOP profiles: test loss (MSE, ± 1 σ over seeds)")))
     left.caption(f"Diamond: the best size from the parabola. The noise floor is "
                  f"{view.config.noise ** 2:g}.")
     if summary:
-        right.altair_chart(charts.exponent_chart(
-            charts.exponent_frame(summary), "Best size against compute"))
+        right.altair_chart(talk.sized(charts.exponent_chart(
+            charts.exponent_frame(summary), "Best size against compute")))
         a = summary["exponent_a"]
         with right:
             if a is not None:

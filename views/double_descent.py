@@ -3,13 +3,13 @@ import streamlit as st
 from core import engine
 from core.charts import double_descent as charts
 from core.experiments.double_descent import TOP, Config, RepeatConfig
-from ui import catalog, controls, run_panel
+from ui import catalog, controls, run_panel, talk
 
 PAGE, REPEAT_PAGE = "dd", "rep"
 EXPERIMENT, REPEATED = catalog.here(__file__).experiments
 
 st.title("Memorization → generalization: double descent")
-st.markdown(
+talk.prose(
     "Take the superposition toy model (h = W x, x̂ = ReLU(Wᵀh + b), two hidden units, "
     "many sparse features) and give it a **fixed** training set of T examples instead of "
     "fresh data. With only a few examples the cheapest way to reconstruct them is to "
@@ -25,10 +25,9 @@ st.markdown(
     "and Double Descent.)*"
 )
 
-st.markdown("**Try this**")
 controls.presets(PAGE, EXPERIMENT)
 
-with st.expander("Settings", expanded=True):
+with controls.section("Settings", expanded=True):
     config = controls.controls(PAGE, Config, layout={
         "Model and data": ["n_features", "n_hidden", "sparsity", "train_sizes"],
         "Training": ["steps", "lr", "weight_decay", "seed"],
@@ -60,8 +59,8 @@ def draw(view: engine.RunView) -> None:
 
     losses, dims = charts.sweep_frames(sweep)
     domain = charts.size_domain(view.config.train_sizes)
-    st.altair_chart(charts.double_descent_curve(
-        losses, peak, chosen, "Train and test loss against the training-set size", domain),
+    st.altair_chart(talk.sized(charts.double_descent_curve(
+        losses, peak, chosen, "Train and test loss against the training-set size", domain)),
         width="stretch")
     st.caption("Each point is one model trained on its own fixed set of T examples; the "
                "points appear as the models finish. Test loss is measured on fresh "
@@ -71,20 +70,20 @@ def draw(view: engine.RunView) -> None:
     geo = view.snapshots.get("geometry", {}).get(str(chosen))
     if geo is not None:
         left, right = st.columns(2)
-        left.altair_chart(charts.example_plane(
+        left.altair_chart(talk.sized(charts.example_plane(
             charts.example_vectors(geo), f"Training examples W x_t, T = {chosen}",
-            f"sum of the {TOP} largest D: {float(geo['data_top']):.2f}"), width="content")
-        right.altair_chart(charts.feature_plane(
+            f"sum of the {TOP} largest D: {float(geo['data_top']):.2f}")), width="content")
+        right.altair_chart(talk.sized(charts.feature_plane(
             charts.feature_vectors(geo["W"], geo["feature_dims"]),
             f"Feature columns W_i, T = {chosen}",
-            f"sum of the {TOP} largest D: {float(geo['feature_top']):.2f}"), width="content")
+            f"sum of the {TOP} largest D: {float(geo['feature_top']):.2f}")), width="content")
         st.caption("Both plots are the same two hidden units. A dot's size is that "
                    "vector's dimensionality D = ‖v‖² / Σ_j (v̂·v_j)², the share of a hidden "
                    "dimension it has to itself (1: a whole dimension; 1/5: one corner of a "
                    "pentagon; ≈ 0: crowded out). At small T the training examples take the "
                    "dimensions (memorization); at large T the features do.")
-    st.altair_chart(charts.dimensionality_vs_size(
-        dims, "Who owns the hidden dimensions: data points or features?", domain),
+    st.altair_chart(talk.sized(charts.dimensionality_vs_size(
+        dims, "Who owns the hidden dimensions: data points or features?", domain)),
         width="stretch")
     st.caption(f"The sum of the {TOP} largest per-vector dimensionalities. The plain sum over "
                "all vectors is about m = 2 at every T (it always adds up to the dimensions "
@@ -98,7 +97,7 @@ if config is not None:
 
 st.divider()
 st.header("Repeated examples are memorized")
-st.markdown(
+talk.prose(
     "Now train in the generalizing regime (1,000 examples), but let a few of them appear "
     "many times. To the loss, an example repeated a hundred times is worth a hundred "
     "ordinary ones, so the model does for it what it did at small T: it gives each "
@@ -107,7 +106,7 @@ st.markdown(
     "breaks up and new examples are reconstructed worse. The comparison run has the same "
     "total T, all of it distinct examples."
 )
-controls.presets(REPEAT_PAGE, REPEATED)
+controls.presets(REPEAT_PAGE, REPEATED, title=None)
 
 
 def draw_repeat(view: engine.RunView) -> None:
@@ -125,23 +124,23 @@ def draw_repeat(view: engine.RunView) -> None:
                         "dimensionality, so it is summed over the copies")
     cols[3].metric("D of a unique example", f"{s['unique_dimensionality_mean']:.4f}")
     left, right = st.columns(2)
-    left.altair_chart(charts.plane_vectors(
+    left.altair_chart(talk.sized(charts.plane_vectors(
         charts.repeated_vectors(state), "Training examples W x_t, with repetition",
         "red: repeated (one dot each); blue: unique",
-        colors=charts.REPEAT_COLORS), width="content")
-    right.altair_chart(charts.loss_bars(
+        colors=charts.REPEAT_COLORS)), width="content")
+    right.altair_chart(talk.sized(charts.loss_bars(
         {"no repetition": without, "with repetition": with_r},
-        "Test loss on fresh examples", height=340), width="stretch")
+        "Test loss on fresh examples", height=340)), width="stretch")
     top = s["feature_top_dimensionality"]
     left, right = st.columns(2)
-    left.altair_chart(charts.feature_plane(
+    left.altair_chart(talk.sized(charts.feature_plane(
         charts.feature_vectors(state["baseline_W"], state["baseline_feature_dims"]),
         "Feature columns W_i, no repetition",
-        f"sum of the {TOP} largest D: {top['without_repetition']:.2f}"), width="content")
-    right.altair_chart(charts.feature_plane(
+        f"sum of the {TOP} largest D: {top['without_repetition']:.2f}")), width="content")
+    right.altair_chart(talk.sized(charts.feature_plane(
         charts.feature_vectors(state["W"], state["feature_dims"]),
         "Feature columns W_i, with repetition",
-        f"sum of the {TOP} largest D: {top['with_repetition']:.2f}"), width="content")
+        f"sum of the {TOP} largest D: {top['with_repetition']:.2f}")), width="content")
     st.caption("The repeated examples sit far out on their own directions: the model "
                "memorized them. The unique examples' points stay short and crowded. The "
                "dimensions the repeated examples took are missing from the features: "

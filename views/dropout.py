@@ -3,13 +3,13 @@ import streamlit as st
 from core import engine
 from core.charts import base, dropout as charts
 from core.experiments.dropout import SUBNETWORKS, Config
-from ui import catalog, controls, run_panel
+from ui import catalog, controls, run_panel, talk
 
 PAGE = "do"
 (EXPERIMENT,) = catalog.here(__file__).experiments
 
 st.title("Dropout as feature hiding")
-st.markdown(
+talk.prose(
     "Dropout switches off a random share of the inputs or hidden units at every training "
     "step, and switches nothing off when the network is used. Each step therefore trains "
     "a different thinned sub-network, and no unit can count on any particular other unit "
@@ -23,10 +23,9 @@ st.markdown(
     "Overfitting.)*"
 )
 
-st.markdown("**Try this**")
 controls.presets(PAGE, EXPERIMENT)
 
-with st.expander("Settings", expanded=True):
+with controls.section("Settings", expanded=True):
     config = controls.controls(PAGE, Config, layout={
         "Dropout": ["input_dropout", "hidden_dropout", "patch_dropout"],
         "Digits MLP": ["n_train", "width", "lr", "steps"],
@@ -60,10 +59,10 @@ def draw(view: engine.RunView) -> None:
                             "is measured with dropout off, as it should be.")
     left, right = st.columns(2)
     for col, name in ((left, "without"), (right, "with")):
-        col.altair_chart(base.curves_legend_below(
+        col.altair_chart(talk.sized(base.curves_legend_below(
             base.metrics_long(m, {f"digits_train_{name}": "train",
                                   f"digits_test_{name}": "test"}),
-            f"Digits accuracy {name} dropout", "accuracy", height=320))
+            f"Digits accuracy {name} dropout", "accuracy", height=320)))
     sizes = view.snapshots["digits_setup"]  # sent before the first metrics
     st.caption(f"{sizes['n_train']} training images, {sizes['n_test']} test; an MLP with "
                f"{cfg.width} hidden units. Both reach ~100% on the training set; the "
@@ -82,17 +81,17 @@ def draw(view: engine.RunView) -> None:
                        f"{mv['with_dropout']['views_learned_per_class']:.1f} of 2")
     left, right = st.columns(2)
     for col, name in ((left, "without"), (right, "with")):
-        col.altair_chart(base.curves_legend_below(
+        col.altair_chart(talk.sized(base.curves_legend_below(
             charts.multiview_frame(m, name, cfg.steps), f"Multi-view accuracy {name} patch dropout", "accuracy", height=320,
-            columns=3))
+            columns=3)))
     st.caption("Each network stops once it fits its training batch (with its patches "
                "hidden, for the dropout one). Without dropout it fits with one view per "
                "class and fails on single-view test examples of the other view.")
     reliance = view.snapshots.get("reliance")
     if reliance is not None:
-        st.altair_chart(charts.reliance_bars(
+        st.altair_chart(talk.sized(charts.reliance_bars(
             charts.reliance_frame(reliance["drop"]),
-            "How much each network relies on each view: accuracy lost when it is removed"),
+            "How much each network relies on each view: accuracy lost when it is removed")),
             width="content")
         st.caption("Multi-view test examples with one view of their class erased from "
                    "every patch. A tall bar: the network needed that view, it is the "
@@ -105,8 +104,8 @@ def draw(view: engine.RunView) -> None:
                                                    digits["subnetworks"]["on_wrong"]):
         sub = digits["subnetworks"]
         left, right = st.columns([3, 2])
-        left.altair_chart(charts.disagreement_histogram(
-            charts.disagreement_frame(dis), f"{SUBNETWORKS} sampled sub-networks on the digits test set"))
+        left.altair_chart(talk.sized(charts.disagreement_histogram(
+            charts.disagreement_frame(dis), f"{SUBNETWORKS} sampled sub-networks on the digits test set")))
         right.markdown(
             f"Each sub-network is the dropout network with one random mask left on. "
             f"On a test point the full network gets **right**, "

@@ -3,13 +3,13 @@ import streamlit as st
 from core import engine
 from core.charts import base, ensembles as charts
 from core.experiments.ensembles import LEARNED, Config
-from ui import catalog, controls, run_panel
+from ui import catalog, controls, run_panel, talk
 
 PAGE = "ens"
 (EXPERIMENT,) = catalog.here(__file__).experiments
 
 st.title("Ensembles & distillation")
-st.markdown(
+talk.prose(
     "Picture data where every class can be recognized in two independent ways, say a car "
     "by its wheels or by its headlights. Most pictures show both (**multi-view**), a few "
     "show only one (**single-view**). A network trained by gradient descent latches onto "
@@ -28,10 +28,9 @@ st.markdown(
     "Self-Distillation in Deep Learning.)*"
 )
 
-st.markdown("**Try this**")
 controls.presets(PAGE, EXPERIMENT)
 
-with st.expander("Settings", expanded=True):
+with controls.section("Settings", expanded=True):
     config = controls.controls(PAGE, Config, layout={
         "Data": ["dataset", "n_classes", "patches", "dim", "n_train",
                  "single_view_fraction", "feature_noise", "n_test"],
@@ -68,8 +67,8 @@ def draw(view: engine.RunView) -> None:
 
     if models:
         left, right = st.columns(2)
-        left.altair_chart(charts.model_accuracy_bars(
-            charts.results_frame(models), "Test accuracy of each kind of model"))
+        left.altair_chart(talk.sized(charts.model_accuracy_bars(
+            charts.results_frame(models), "Test accuracy of each kind of model")))
         left.caption("Individual: the mean of the networks. Ensemble: their averaged "
                      "logits. Distilled: a fresh network trained on the ensemble's soft "
                      "labels; self-distilled: on network 1's. Equal-budget control: a "
@@ -87,9 +86,9 @@ def draw(view: engine.RunView) -> None:
     views = view.snapshots.get("views")
     if views is not None:
         split = summary.get("classes_split_between_models")
-        st.altair_chart(charts.view_heatmaps(
+        st.altair_chart(talk.sized(charts.view_heatmaps(
             charts.view_frame(views["accuracy"]), "Which view of each class each network learned",
-            subtitle="accuracy on probe examples showing only that view"), width="content")
+            subtitle="accuracy on probe examples showing only that view")), width="content")
         st.caption(f"A dark cell: the network recognizes the class from that view alone "
                    f"(≥ {LEARNED:.0%} counts as learned). Most networks have one dark cell "
                    "per column: one view per class, and which one differs from seed to "
@@ -98,15 +97,15 @@ def draw(view: engine.RunView) -> None:
                               else ""))
 
     left, right = st.columns(2)
-    left.altair_chart(base.curves_legend_below(
+    left.altair_chart(talk.sized(base.curves_legend_below(
         base.metrics_long(m, charts.accuracy_series("accuracy" if gm else "single_view")),
         "Test accuracy while training" + ("" if gm else " (single-view examples)"),
-        "test accuracy", height=380, columns=3))
+        "test accuracy", height=380, columns=3)))
     left.caption(f"Steps 1–{cfg.steps}: the individual networks (all at once, one batched "
                  f"model); then the three students, {cfg.student_steps} steps.")
-    right.altair_chart(base.curves_legend_below(
+    right.altair_chart(talk.sized(base.curves_legend_below(
         base.metrics_long(m, charts.loss_series(cfg.n_models)), "Training loss",
-        "loss (log scale)", log_y=True, height=380, columns=3))
+        "loss (log scale)", log_y=True, height=380, columns=3)))
     right.caption("Each network stops once it classifies every training example "
                   "(a flat end). Students' distillation losses are KL divergences × τ².")
     run_panel.downloads(view, PAGE)

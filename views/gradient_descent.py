@@ -3,13 +3,13 @@ import streamlit as st
 from core import backprop, data, engine
 from core.charts import base, gradient_descent as charts
 from core.experiments.gradient_descent import Config
-from ui import catalog, controls, run_panel
+from ui import catalog, controls, run_panel, talk
 
 PAGE = "gd"
 (EXPERIMENT,) = catalog.here(__file__).experiments
 
 st.title("Gradient descent & backpropagation")
-st.markdown(
+talk.prose(
     "A network turns two input numbers into a guess, and the loss measures how far the "
     "guess is from the label. Backpropagation walks the chain rule from the loss back "
     "through every layer to find how each weight moved the loss; gradient descent then "
@@ -19,10 +19,9 @@ st.markdown(
     "*(Rumelhart, Hinton & Williams, 1986.)*"
 )
 
-st.markdown("**Try this**")
 controls.presets(PAGE, EXPERIMENT)
 
-with st.expander("Settings", expanded=True):
+with controls.section("Settings", expanded=True):
     config = controls.controls(PAGE, Config, layout={
         "Data": ["dataset", "noise", "n_samples", "test_fraction"],
         "Model": ["hidden_layers", "width", "activation", "loss"],
@@ -43,35 +42,35 @@ def draw(view: engine.RunView) -> None:
     cols[3].metric("Test accuracy", f"{last['test_accuracy']:.1%}")
 
     left, right = st.columns(2)
-    left.altair_chart(base.curves(
+    left.altair_chart(talk.sized(base.curves(
         base.metrics_long(m, {"train_loss": "train", "test_loss": "test"}),
-        "Loss", "loss (log scale)", log_y=True))
-    right.altair_chart(base.curves(
+        "Loss", "loss (log scale)", log_y=True)))
+    right.altair_chart(talk.sized(base.curves(
         base.metrics_long(m, {"train_accuracy": "train", "test_accuracy": "test"}),
-        "Accuracy", "accuracy"))
+        "Accuracy", "accuracy")))
 
     snaps = view.snapshots
     if "data" in snaps and "boundary" in snaps:
         d, b = snaps["data"], snaps["boundary"]
         points = base.points_frame(d["x"], d["label"], d["split"])
         left, right = st.columns(2)
-        left.altair_chart(charts.decision_boundary(
+        left.altair_chart(talk.sized(charts.decision_boundary(
             b["xs"], b["ys"], b["prob"], points,
-            f"Decision boundary at step {int(b['step']):,}"))
+            f"Decision boundary at step {int(b['step']):,}")))
         if "embedding" in snaps:
             e = snaps["embedding"]
             emb = base.points_frame(e["xy"], d["label"], d["split"])
             ev = e["explained"]
-            right.altair_chart(base.scatter(
+            right.altair_chart(talk.sized(base.scatter(
                 emb, f"Last hidden layer, PCA to 2D, step {int(e['step']):,}",
-                f"PC1 ({ev[0]:.0%} of variance)", f"PC2 ({ev[1]:.0%})"))
+                f"PC1 ({ev[0]:.0%} of variance)", f"PC2 ({ev[1]:.0%})")))
         else:
             right.info("A linear model has no hidden layer, so there are no embeddings "
                        "to show.")
 
-    st.altair_chart(base.curves(base.metrics_long(m, charts.gradient_norm_names(m)),
+    st.altair_chart(talk.sized(base.curves(base.metrics_long(m, charts.gradient_norm_names(m)),
                                   "Gradient norm of each layer's weights", "‖∇W‖ (log scale)",
-                                  log_y=True, height=260))
+                                  log_y=True, height=260)))
     st.caption("Layer 1 is next to the input. Vanishing gradients show up as lines sinking "
                "toward zero; a diverging run as lines shooting up.")
     run_panel.downloads(view, PAGE)
@@ -83,7 +82,7 @@ if config is not None:
 
 st.divider()
 st.header("The chain rule, one number at a time")
-st.markdown(
+talk.prose(
     "A 2-2-1 network (two hidden units with the activation and loss chosen above) sees one "
     "training point. Each weight's gradient is a product of local derivatives, read along "
     "the path from the loss back to that weight. The table checks every product against "

@@ -5,14 +5,14 @@ import streamlit as st
 from core import engine
 from core.charts import base, grokking as charts
 from core.experiments.grokking import REACHED, Config
-from ui import catalog, controls, run_panel
+from ui import catalog, controls, run_panel, talk
 
 PAGE = "gk"
 (EXPERIMENT,) = catalog.here(__file__).experiments
 COMPARE_PAGE = "gk0"
 
 st.title("Grokking: memorize first, find the rule later")
-st.markdown(
+talk.prose(
     "The task is clock arithmetic: given a and b, say (a + b) mod p. The network sees "
     "each number only as a learned embedding, and it is trained on 30% of all p² pairs. "
     "It fits those training pairs within a few dozen steps, by memorizing them as a "
@@ -27,10 +27,9 @@ st.markdown(
     "*(Power et al. 2022, Grokking; Nanda et al. 2023, Progress measures for grokking.)*"
 )
 
-st.markdown("**Try this**")
 controls.presets(PAGE, EXPERIMENT)
 
-with st.expander("Settings", expanded=True):
+with controls.section("Settings", expanded=True):
     config = controls.controls(PAGE, Config, layout={
         "Task": ["modulus", "train_fraction"],
         "Model": ["width", "embed_dim"],
@@ -73,21 +72,21 @@ def draw(view: engine.RunView) -> None:
     marks = {"memorized": train99, "generalized": test99}
     steps = view.config.steps
     left, right = st.columns(2)
-    left.altair_chart(base.step_marks(base.log_step_curves(
+    left.altair_chart(talk.sized(base.step_marks(base.log_step_curves(
         base.metrics_long(m, ACCURACY), "Accuracy", "accuracy", steps,
-        colors=base.SPLIT_COLORS, height=300), marks), width="stretch")
+        colors=base.SPLIT_COLORS, height=300), marks)), width="stretch")
     left.caption(f"Chance is 1/p = {1 / view.config.modulus:.1%}. Train accuracy is perfect "
                  "early; the test accuracy waits, then jumps.")
-    right.altair_chart(base.step_marks(base.log_step_curves(
+    right.altair_chart(talk.sized(base.step_marks(base.log_step_curves(
         base.metrics_long(m, NORMS), "Weight norm of each part", "‖weights‖", steps,
-        height=300), marks), width="stretch")
+        height=300), marks)), width="stretch")
     right.caption("Weight decay first shrinks the large random embeddings; the hidden and "
                   "read-out weights grow while the table is memorized and fall as the "
                   "test accuracy jumps: the rule is cheaper in weights than the table.")
-    st.altair_chart(base.log_step_curves(
+    st.altair_chart(talk.sized(base.log_step_curves(
         base.metrics_long(m, {"train_loss": "train", "test_loss": "test"}),
         "Cross-entropy loss", "loss (log scale)", steps, colors=base.SPLIT_COLORS,
-        log_y=True, height=260, legend="right"), width="stretch")
+        log_y=True, height=260, legend="right")), width="stretch")
     run_panel.downloads(view, PAGE)
 
 
@@ -99,10 +98,10 @@ def draw_compare(view: engine.RunView) -> None:
     if frame.empty:
         st.caption("The first steps are on their way...")
         return
-    st.altair_chart(base.log_step_curves(
+    st.altair_chart(talk.sized(base.log_step_curves(
         frame, "Test accuracy with and without weight decay", "test accuracy",
         view.config.steps, colors=charts.compare_colors(config.weight_decay), height=260,
-        legend="right"), width="stretch")
+        legend="right")), width="stretch")
     s = view.summary or {}
     if s:
         reached = s.get("step_test_accuracy_99")

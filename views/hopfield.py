@@ -3,14 +3,14 @@ import streamlit as st
 from core import engine
 from core.charts import base, hopfield as charts
 from core.experiments.hopfield import CAPACITY_BITS, Config
-from ui import catalog, controls, run_panel
+from ui import catalog, controls, run_panel, talk
 
 PAGE = "hop"
 (EXPERIMENT,) = catalog.here(__file__).experiments
 SHOWN_SWEEPS = 5  # classical sweeps drawn in the step-by-step strip (and the last one)
 
 st.title("Hopfield memory: classical and modern")
-st.markdown(
+talk.prose(
     "A Hopfield network is a memory you query with a damaged copy: it keeps updating "
     "the state until it settles on a stored pattern. The **classical** network "
     "(Hopfield 1982) writes patterns into its weights with the Hebbian rule and flips one "
@@ -25,10 +25,9 @@ st.markdown(
     "several patterns, a metastable mixture."
 )
 
-st.markdown("**Try this**")
 controls.presets(PAGE, EXPERIMENT)
 
-with st.expander("Settings", expanded=True):
+with controls.section("Settings", expanded=True):
     config = controls.controls(PAGE, Config, layout={
         "Patterns": ["patterns", "dimension", "n_patterns_max", "trials"],
         "Retrieval": ["shown_patterns", "corruption", "beta", "seed"],
@@ -54,35 +53,35 @@ def draw(view: engine.RunView) -> None:
                        f"{summary['modern_accuracy'][-1]:.0%}")
 
     left, right = st.columns([3, 2])
-    left.altair_chart(charts.capacity_curves(
+    left.altair_chart(talk.sized(charts.capacity_curves(
         charts.capacity_frame(view.metrics), float(ex["classical_limit"]),
-        f"Recall against the number of stored patterns (N = {n})"))
+        f"Recall against the number of stored patterns (N = {n})")))
     left.caption(f"Each point: {view.config.trials} cues, each a stored pattern with "
                  f"{view.config.corruption:.0%} of its bits flipped, new patterns each time.")
-    right.altair_chart(charts.beta_sweep(ex, "Modern update: weight on the top pattern"))
+    right.altair_chart(talk.sized(charts.beta_sweep(ex, "Modern update: weight on the top pattern")))
     right.caption("The red line is the β chosen above. Where the weight on the top "
                   "pattern is well below 1, the update mixes patterns.")
 
     st.subheader(f"One cue, step by step ({stored} stored patterns)")
     side = charts.image_side(ex)
-    st.altair_chart(charts.pattern_strip(
+    st.altair_chart(talk.sized(charts.pattern_strip(
         charts.classical_stages(ex, SHOWN_SWEEPS),
         f"Classical: asynchronous sweeps until nothing changes "
-        f"({ex['classical_bits_right']:.0%} of bits right at the end)", side), width="content")
-    st.altair_chart(charts.pattern_strip(
+        f"({ex['classical_bits_right']:.0%} of bits right at the end)", side)), width="content")
+    st.altair_chart(talk.sized(charts.pattern_strip(
         charts.modern_stages(ex),
         f"Modern: ξ ← X softmax(β Xᵀξ) at β = {float(ex['beta']):g} "
-        f"({ex['modern_bits_right']:.0%} of bits right after the sign)", side), width="content")
+        f"({ex['modern_bits_right']:.0%} of bits right after the sign)", side)), width="content")
     st.caption("Dark is +1 (ink for digits), light is −1; grey values in the modern rows are blends. "
                + ("Random patterns are laid out as squares only to be seen: neighbouring "
                   "pixels have nothing to do with each other." if not int(ex["side"]) else ""))
 
     left, mid, right = st.columns(3)
-    left.altair_chart(base.curves(base.series_frame(ex["classical_energy"], "classical"),
-                                  "Classical energy −½ sᵀWs", "energy", height=240))
-    mid.altair_chart(base.curves(base.series_frame(ex["modern_energy"], "modern"),
-                                 "Modern energy", "energy", height=240))
-    right.altair_chart(charts.weight_bars(ex, "Softmax weights (red: the cued pattern)"))
+    left.altair_chart(talk.sized(base.curves(base.series_frame(ex["classical_energy"], "classical"),
+                                  "Classical energy −½ sᵀWs", "energy", height=240)))
+    mid.altair_chart(talk.sized(base.curves(base.series_frame(ex["modern_energy"], "modern"),
+                                 "Modern energy", "energy", height=240)))
+    right.altair_chart(talk.sized(charts.weight_bars(ex, "Softmax weights (red: the cued pattern)")))
     st.caption("Classical energy after each single-neuron update; modern energy "
                "−lse(β, Xᵀξ) + ½ ξᵀξ after each whole update. Both only go down. In the bars, one tall "
                "red bar means one pattern is retrieved; many short bars mean a mixture.")

@@ -3,14 +3,14 @@ import streamlit as st
 from core import engine
 from core.charts import base, memorization as charts
 from core.experiments import memorization as memo
-from ui import catalog, controls, run_panel
+from ui import catalog, controls, run_panel, talk
 
 PAGE = "mem"
 TREE, NET = catalog.here(__file__).experiments
 SLOTS = {"tree": TREE, "net": NET, "base": NET}
 
 st.title("Overfitting & memorization: bins and linear regions")
-st.markdown(
+talk.prose(
     "A model overfits when its training loss is low but its test loss is high: it has "
     "learned the training points rather than the rule behind them. A **decision tree** "
     "makes this plain. It asks one if-else question after another, and each chain of "
@@ -27,10 +27,9 @@ st.markdown(
     "Rolnick 2019, counting linear regions.)*"
 )
 
-st.markdown("**Try this**")
 controls.presets(PAGE, TREE)
 
-with st.expander("Settings", expanded=True):
+with controls.section("Settings", expanded=True):
     config = controls.controls(PAGE, memo.Config, layout={
         "Data": ["dataset", "noise", "n_samples", "test_fraction", "label_noise",
                  "random_labels", "seed"],
@@ -81,9 +80,9 @@ def draw_tree(view: engine.RunView) -> None:
     index = st.number_input("Trace one point through the rules (train points first, then "
                             "test points)", 0, len(points) - 1, key=key)
     lo, hi = (float(v) for v in rules["window"])
-    st.altair_chart(charts.tree_bins(snaps["leaves"], points, lo, hi,
+    st.altair_chart(talk.sized(charts.tree_bins(snaps["leaves"], points, lo, hi,
                                      f"The tree's {s['n_leaves']} leaves, drawn as bins",
-                                     highlight=int(index)))
+                                     highlight=int(index))))
     st.caption("Each shaded rectangle is one leaf, coloured by the class it predicts (blue 0, "
                "red 1). Circles are training points, triangles test points; a black outline "
                "marks a training label that was flipped or shuffled. The ringed point is the "
@@ -102,8 +101,8 @@ def draw_tree(view: engine.RunView) -> None:
         marked = set(lines)
         st.code("\n".join(("▶ " if i in marked else "  ") + t for i, t in enumerate(text)),
                 language=None, height=360)
-    st.altair_chart(charts.depth_curve(
-        s["depth_curve"], s["depth"], "Accuracy against depth (dashed: this tree)"))
+    st.altair_chart(talk.sized(charts.depth_curve(
+        s["depth_curve"], s["depth"], "Accuracy against depth (dashed: this tree)")))
     st.caption("Depth 1 is a single question; the last depth grows every leaf pure. Training "
                "accuracy climbs to 100 %; test accuracy peaks early and falls once the "
                "bins start following the noise.")
@@ -128,9 +127,9 @@ def draw_net(view: engine.RunView) -> None:
                        f"{view.summary['kept_step']:,} (the lowest test loss).")
     else:
         st.markdown("Training: the numbers below update every second.")
-    st.altair_chart(charts.linear_regions(
+    st.altair_chart(talk.sized(charts.linear_regions(
         r["xs"], r["key"], r["pred"], data_points(snaps),
-        f"{int(r['count']):,} linear regions at step {int(r['step']):,}"))
+        f"{int(r['count']):,} linear regions at step {int(r['step']):,}")))
     tree_view = tree_run.view() if tree_run is not None else None
     leaves = f" The tree beside it uses {tree_view.summary['n_leaves']:,} leaves." \
         if tree_view is not None and tree_view.summary else ""
@@ -139,23 +138,23 @@ def draw_net(view: engine.RunView) -> None:
                f"Counted on a {memo.GRID}×{memo.GRID} grid, with every cell that a region "
                f"boundary crosses sampled {memo.REFINE}×{memo.REFINE} times more finely, so "
                f"thin regions are not missed.{leaves}")
-    st.altair_chart(base.curves(base.metrics_long(m, {"linear_regions": "regions"}),
-                                "Linear regions during training", "regions", height=220))
+    st.altair_chart(talk.sized(base.curves(base.metrics_long(m, {"linear_regions": "regions"}),
+                                "Linear regions during training", "regions", height=220)))
     left, right = st.columns(2)
-    left.altair_chart(base.curves(
+    left.altair_chart(talk.sized(base.curves(
         base.metrics_long(m, {"train_loss": "train", "test_loss": "test"}),
-        "Loss", "loss (log scale)", log_y=True, height=240))
-    right.altair_chart(base.curves(
+        "Loss", "loss (log scale)", log_y=True, height=240)))
+    right.altair_chart(talk.sized(base.curves(
         base.metrics_long(m, {"train_accuracy": "train", "test_accuracy": "test"}),
-        "Accuracy", "accuracy", height=240))
+        "Accuracy", "accuracy", height=240)))
 
 
 def draw_comparison(view: engine.RunView) -> None:
     current = net_run.view()
-    st.altair_chart(base.curves(
+    st.altair_chart(talk.sized(base.curves(
         charts.gap_frame({"this run": current.metrics, "no regularization": view.metrics}),
         "Train − test accuracy (the generalization gap)", "train − test accuracy",
-        height=260))
+        height=260)))
     if current.summary and view.summary:
         a, b = current.summary, view.summary
         st.markdown(

@@ -3,7 +3,7 @@ import streamlit as st
 from core import engine
 from core.charts import optimization as charts
 from core.experiments import initialization, lr_sweep, mup_transfer, optimizer_paths
-from ui import catalog, controls, run_panel
+from ui import catalog, controls, run_panel, talk
 
 PATHS, SWEEP, INIT, MUP = catalog.here(__file__).experiments
 PATHS_PAGE, SWEEP_PAGE, INIT_PAGE, MUP_PAGE = "opt", "opt_lr", "opt_init", "opt_mup"
@@ -14,7 +14,7 @@ def fmt(value, spec: str = ".3g", missing: str = "–") -> str:
 
 
 st.title("Optimization: step sizes, optimizers, initialization and muP")
-st.markdown(
+talk.prose(
     "How fast a network learns, and whether it learns at all, depends on choices made "
     "before the first step: the optimizer, its learning rate, the scale of the initial "
     "weights, and how those scales change when the network gets wider. Four experiments "
@@ -30,7 +30,7 @@ st.markdown(
 # --- 1. optimizer paths ------------------------------------------------------------------
 
 st.header("1. Five optimizers on three surfaces")
-st.markdown(
+talk.prose(
     "On ½(x² + 100y²) the valley is a hundred times steeper across (y) than along (x). "
     "Gradient descent multiplies the error along each axis by (1 − lr·curvature) per step: "
     "along y that factor is 1 − 100·lr, which stays inside (−1, 1) only while "
@@ -42,9 +42,8 @@ st.markdown(
     "divide each coordinate's step by its own recent gradient size, so the steep and the "
     "flat direction get steps of about the same length."
 )
-st.markdown("**Try this**")
 controls.presets(PATHS_PAGE, PATHS)
-with st.expander("Settings", expanded=True):
+with controls.section("Settings", expanded=True):
     paths_config = controls.controls(PATHS_PAGE, optimizer_paths.Config, layout={
         "Surface": ["function", "steps", "tolerance"],
         "Learning rates": ["lr", "adaptive_lr", "momentum"],
@@ -70,15 +69,15 @@ def draw_paths(view: engine.RunView) -> None:
     upto = st.slider("Show the paths up to step", 1, max(1, config.steps), config.steps,
                      key=f"{PATHS_PAGE}.upto.{config.function}.{config.steps}")
     left, right = st.columns([3, 2])
-    left.altair_chart(charts.contour_paths(
+    left.altair_chart(talk.sized(charts.contour_paths(
         surface, charts.paths_frame(paths, upto),
         f"Paths on the {surface['name']} surface (step {min(upto, view.step):,} of "
-        f"{config.steps:,})"))
+        f"{config.steps:,})")))
     left.caption("Grey bands are contours of log₁₀(f − f_min), darker is higher. The "
                  "diamonds mark the start and the minimum; a path that leaves the frame "
                  "for good is cut where it left.")
-    right.altair_chart(charts.gap_curves(charts.gap_frame(view.metrics), config.tolerance,
-                                         "Distance to the minimum value"))
+    right.altair_chart(talk.sized(charts.gap_curves(charts.gap_frame(view.metrics), config.tolerance,
+                                         "Distance to the minimum value")))
     right.caption(f"The dashed line is the tolerance ({config.tolerance:g}); a curve that "
                   "stops has diverged.")
     if not summary:
@@ -88,9 +87,9 @@ def draw_paths(view: engine.RunView) -> None:
         "final f − f_min": st.column_config.NumberColumn(format="%.3e"),
         "stable below lr": st.column_config.NumberColumn(format="%.4g")})
     left, right = st.columns([2, 3])
-    left.altair_chart(charts.rate_chart(charts.rate_frame(summary["rate_curve"]), config.lr,
+    left.altair_chart(talk.sized(charts.rate_chart(charts.rate_frame(summary["rate_curve"]), config.lr,
                                         summary["gd_edge_lr"],
-                                        "How much of the error survives a step"))
+                                        "How much of the error survives a step")))
     left.caption("For GD, momentum and Nesterov on a quadratic with this minimum's "
                  "curvatures (computed, not trained): above 1 the error grows every step.")
     gd = summary["optimizers"][0]
@@ -127,7 +126,7 @@ if paths_config is not None:
 
 st.divider()
 st.header("2. The learning-rate sweep: a U with a cliff")
-st.markdown(
+talk.prose(
     "An MLP learns scikit-learn's 8×8 digits with SGD, SGD with momentum and Adam, at "
     "each learning rate of a log grid and from several starts. Too small a rate hardly "
     "moves in the step budget (the left arm of the U); the best rate sits just below the "
@@ -137,9 +136,8 @@ st.markdown(
     "far left of SGD's; momentum adds up past gradients, up to 1/(1 − β) times one step "
     "when they agree, so its cliff comes at a smaller rate than plain SGD's."
 )
-st.markdown("**Try this**")
 controls.presets(SWEEP_PAGE, SWEEP)
-with st.expander("Settings", expanded=True):
+with controls.section("Settings", expanded=True):
     sweep_config = controls.controls(SWEEP_PAGE, lr_sweep.Config, layout={
         "Grid": ["lr_min", "lr_max", "n_lrs", "seeds"],
         "Training": ["steps", "batch_size", "momentum", "seed"],
@@ -169,13 +167,13 @@ def draw_sweep(view: engine.RunView) -> None:
         title = f"Batch loss against the learning rate (step {int(snap['step']):,})"
     ceiling = 2 * (summary or {}).get("start_loss", 2.3)
     left, right = st.columns([3, 2])
-    left.altair_chart(charts.sweep_chart(frame, best, ceiling, title))
+    left.altair_chart(talk.sized(charts.sweep_chart(frame, best, ceiling, title)))
     left.caption("Band: lowest to highest loss over the seeds; line: their mean; ring: "
                  "each optimizer's best rate; crosses at the top: rates where seeds "
                  "diverged (loss NaN or above "
                  f"{lr_sweep.BLOWUP:g}), stopped on their own while the rest trained on.")
-    right.altair_chart(charts.sweep_curves(view.metrics, names,
-                                           "Best batch loss over the grid while training"))
+    right.altair_chart(talk.sized(charts.sweep_curves(view.metrics, names,
+                                           "Best batch loss over the grid while training")))
     if summary:
         right.dataframe(charts.sweep_table(summary), hide_index=True, column_config={
             "loss at best lr": st.column_config.NumberColumn(format="%.4f")})
@@ -194,7 +192,7 @@ if sweep_config is not None:
 
 st.divider()
 st.header("3. Initialization: keeping the signal alive through 50 layers")
-st.markdown(
+talk.prose(
     "Each layer multiplies the spread of its input by about √(fan_in · Var(w) · g), g "
     "being the share of the signal's power the activation lets through: ½ for ReLU, "
     "which zeroes the negative half, about 1 for tanh near zero. Fifty layers raise that "
@@ -204,9 +202,8 @@ st.markdown(
     "ReLU layer. The gradient on its way back meets the same factors in reverse, so it "
     "vanishes or explodes toward the first layer by the same amount."
 )
-st.markdown("**Try this**")
 controls.presets(INIT_PAGE, INIT)
-with st.expander("Settings", expanded=True):
+with controls.section("Settings", expanded=True):
     init_config = controls.controls(INIT_PAGE, initialization.Config, layout={
         "Network": ["depth", "width"],
         "Sampling": ["batch_size", "seeds", "seed"],
@@ -224,12 +221,12 @@ def draw_init(view: engine.RunView) -> None:
         col.metric(s["label"], fmt(s["last_over_first_std"], ".2g"),
                    help="Spread of the last layer's pre-activations over the first's")
     left, right = st.columns(2)
-    left.altair_chart(charts.per_layer_chart(
+    left.altair_chart(talk.sized(charts.per_layer_chart(
         charts.layers_frame(summary, "std_per_layer"),
-        "Spread (std) of the pre-activations per layer", "std (log scale)"))
-    right.altair_chart(charts.per_layer_chart(
+        "Spread (std) of the pre-activations per layer", "std (log scale)")))
+    right.altair_chart(talk.sized(charts.per_layer_chart(
         charts.layers_frame(summary, "grad_norm_per_layer"),
-        "Gradient norm per layer after one backward pass", "‖∂L/∂z‖ (log scale)"))
+        "Gradient norm per layer after one backward pass", "‖∂L/∂z‖ (log scale)")))
     st.caption("Pre-activations z = W h of each layer, for a batch of standard normal "
                "inputs; the gradient is that of a linear read-out of the last layer with "
                "respect to each layer's z, per example. Geometric mean over the seeds.")
@@ -265,7 +262,7 @@ if init_config is not None:
 
 st.divider()
 st.header("4. muP: tune small, train wide")
-st.markdown(
+talk.prose(
     "Widen a network and, in the standard parametrization (SP), its best learning rate "
     "moves: with Adam every weight moves by about the learning rate per step, and a "
     "hidden unit sums w such moves, so the same rate changes a wide layer's output w "
@@ -278,9 +275,8 @@ st.markdown(
     "MuAdam), written out in a few lines here. An MLP 64 → w → w → 10 learns the digits "
     "at every width and learning rate, in both parametrizations."
 )
-st.markdown("**Try this**")
 controls.presets(MUP_PAGE, MUP)
-with st.expander("Settings", expanded=True):
+with controls.section("Settings", expanded=True):
     mup_config = controls.controls(MUP_PAGE, mup_transfer.Config, layout={
         "Widths": ["widths", "base_width", "hidden_layers"],
         "Learning rates": ["lr_min", "lr_max", "n_lrs", "seeds"],
@@ -299,11 +295,11 @@ def draw_mup(view: engine.RunView) -> None:
             st.caption("The first width is training...")
             return
         frame = charts.grid_frame(grid["widths"], grid["lrs"], grid["loss"])
-    st.altair_chart(charts.loss_heatmaps(
-        frame, "Final training loss, width × learning rate (ring: best lr per width)"),
+    st.altair_chart(talk.sized(charts.loss_heatmaps(
+        frame, "Final training loss, width × learning rate (ring: best lr per width)")),
         width="content")
-    st.altair_chart(charts.lr_curves(
-        frame, "The same losses as curves, one per width (darker is wider)"),
+    st.altair_chart(talk.sized(charts.lr_curves(
+        frame, "The same losses as curves, one per width (darker is wider)")),
         width="content")
     if not summary:
         st.caption("The remaining widths are on their way...")
@@ -320,10 +316,10 @@ def draw_mup(view: engine.RunView) -> None:
     cols[3].metric("Wider never worse (muP)",
                    "yes" if summary["wider_is_never_worse"]["mup"] else "no")
     left, right = st.columns(2)
-    left.altair_chart(charts.best_lr_chart(charts.best_frame(summary), summary["lrs"],
-                                           "Best learning rate per width"))
-    right.altair_chart(charts.spread_chart(charts.spread_frame(summary),
-                                           "How far apart the widths' curves lie"))
+    left.altair_chart(talk.sized(charts.best_lr_chart(charts.best_frame(summary), summary["lrs"],
+                                           "Best learning rate per width")))
+    right.altair_chart(talk.sized(charts.spread_chart(charts.spread_frame(summary),
+                                           "How far apart the widths' curves lie")))
     st.markdown("**Tune at the smallest width, train the largest with that rate**")
     st.dataframe(charts.transfer_table(summary), hide_index=True, column_config={
         c: st.column_config.NumberColumn(format="%.4g")
@@ -347,9 +343,9 @@ def draw_mup(view: engine.RunView) -> None:
 
     st.subheader("Coordinate check")
     coord = summary["coord"]
-    st.altair_chart(charts.coord_chart(charts.coord_frame(summary), coord["layers"],
+    st.altair_chart(talk.sized(charts.coord_chart(charts.coord_frame(summary), coord["layers"],
                                        f"Mean |output| of each layer against width, "
-                                       f"Adam at lr {coord['lr']:g}"), width="content")
+                                       f"Adam at lr {coord['lr']:g}")), width="content")
     st.dataframe(charts.slopes_table(summary), hide_index=True, column_config={
         layer: st.column_config.NumberColumn(format="%.2f") for layer in coord["layers"]})
     readout_1 = coord["slopes"]["mup"][1][-1] if len(coord["steps"]) > 1 else None

@@ -3,13 +3,13 @@ import streamlit as st
 from core import engine
 from core.charts import base, superposition as charts
 from core.experiments.superposition import RECOVERED, REPRESENTED, Config, MemoryConfig
-from ui import catalog, controls, run_panel
+from ui import catalog, controls, run_panel, talk
 
 PAGE, MEMORY_PAGE = "sp", "ae"
 EXPERIMENT, MEMORY = catalog.here(__file__).experiments
 
 st.title("Superposition: more features than neurons")
-st.markdown(
+talk.prose(
     "Squeeze *n* input features through *m < n* hidden units and ask a ReLU layer to give "
     "them back: h = W x, x̂ = ReLU(Wᵀh + b). A linear bottleneck could keep at most *m* "
     "features, one per dimension. When features are **sparse** (rarely on at the same "
@@ -23,10 +23,9 @@ st.markdown(
     "Superposition.)*"
 )
 
-st.markdown("**Try this**")
 controls.presets(PAGE, EXPERIMENT)
 
-with st.expander("Settings", expanded=True):
+with controls.section("Settings", expanded=True):
     config = controls.controls(PAGE, Config, layout={
         "Model": ["n_features", "n_hidden", "importance_decay"],
         "Data": ["sparsities", "batch_size"],
@@ -55,37 +54,37 @@ def draw(view: engine.RunView) -> None:
     cols[3].metric("At the densest", f"{int(geometry['represented_densest'])} of {n}")
 
     where, x_title, y_title = charts.hidden_axes(m, frames["projected"])
-    st.altair_chart(charts.feature_directions(
+    st.altair_chart(talk.sized(charts.feature_directions(
         frames["directions"], f"Each feature's direction W_i (step {step:,})",
         frames["limit"], x_title=x_title, y_title=y_title,
-        subtitle=where[0].upper() + where[1:]), width="content")
+        subtitle=where[0].upper() + where[1:])), width="content")
     st.caption("One panel per sparsity S (the lowest-loss start of each). A line is a "
                "feature's column of W; a feature with a short line is dropped. Dark "
                "lines are the important features.")
 
-    st.altair_chart(charts.feature_norm_bars(
-        frames["norms"], "How long each feature's direction is, and how much it shares it"),
+    st.altair_chart(talk.sized(charts.feature_norm_bars(
+        frames["norms"], "How long each feature's direction is, and how much it shares it")),
         width="content")
     st.caption(f"Bar height ‖W_i‖ (above {REPRESENTED:g} counts as represented). "
                "Colour Σ_{j≠i}"
                " (Ŵ_i·W_j)²: dark means the feature has its dimension to itself, bright "
                "means other features lie along it too (superposition).")
-    st.altair_chart(charts.gram_heatmaps(frames["gram"], "WᵀW: how features overlap"),
+    st.altair_chart(talk.sized(charts.gram_heatmaps(frames["gram"], "WᵀW: how features overlap")),
                     width="content")
     st.caption("Diagonal: each feature's squared length. Off the diagonal: red where two "
                "features point the same way, blue where they point opposite ways "
                "(an antipodal pair), white where they are orthogonal.")
 
     left, right = st.columns(2)
-    left.altair_chart(charts.feature_dimensionality(
+    left.altair_chart(talk.sized(charts.feature_dimensionality(
         frames["dims"], frames["per_model"],
-        "Feature dimensionality D_i = ‖W_i‖² / Σ_j (Ŵ_i·W_j)²"))
+        "Feature dimensionality D_i = ‖W_i‖² / Σ_j (Ŵ_i·W_j)²")))
     left.caption("A feature with a dimension to itself has D = 1; one of an antipodal pair "
                  "½; one of a pentagon 2/5. The black line: hidden dimensions per "
                  "feature, m / ‖W‖²_F.")
     losses = charts.instance_loss_frame(view.metrics, sparsities)
-    right.altair_chart(charts.instance_losses(losses, "Loss of every model instance",
-                                              height=340))
+    right.altair_chart(talk.sized(charts.instance_losses(losses, "Loss of every model instance",
+                                              height=340)))
     right.caption(f"All {int(setup['instances'])} instances train as one batched model. "
                   "Sparser data has less to reconstruct, so its loss sits lower.")
 
@@ -102,7 +101,7 @@ if config is not None:
 
 st.divider()
 st.header("Memorizing vectors: more stored than neurons")
-st.markdown(
+talk.prose(
     "The same model can memorize instead of generalize. Train it on a fixed handful of "
     "sparse vectors and it stores every one in its few hidden units: each vector gets "
     "its own direction in hidden space, the hidden points spread out into a polygon, and "
@@ -110,7 +109,7 @@ st.markdown(
     "stay switched off. A vector counts as recovered when its reconstruction has "
     f"cosine similarity ≥ {RECOVERED:g} with the original."
 )
-controls.presets(MEMORY_PAGE, MEMORY)
+controls.presets(MEMORY_PAGE, MEMORY, title=None)
 
 
 def draw_memory(view: engine.RunView) -> None:
@@ -127,14 +126,14 @@ def draw_memory(view: engine.RunView) -> None:
     label = (f"projected to 2D from {m} hidden units" if projected else
              "one hidden unit" if m == 1 else "the hidden plane")
     left, right = st.columns([3, 2])
-    left.altair_chart(charts.hidden_points(
+    left.altair_chart(talk.sized(charts.hidden_points(
         frame, "Hidden points h = W x of the stored vectors",
         "projection axis 1" if projected else "hidden unit 1",
         "projection axis 2" if projected else ("hidden unit 2" if m > 1 else " "),
-        subtitle=f"{label}, step {int(state['step']):,}"), width="content")
-    right.altair_chart(base.curves(
+        subtitle=f"{label}, step {int(state['step']):,}")), width="content")
+    right.altair_chart(talk.sized(base.curves(
         base.metrics_long(view.metrics, charts.restart_loss_names(view.metrics)),
-        "Training loss of each start", "loss (log scale)", log_y=True, height=300))
+        "Training loss of each start", "loss (log scale)", log_y=True, height=300)))
     right.caption("The start with the lowest loss is the one drawn.")
     with st.expander("Every stored vector"):
         st.dataframe(charts.memory_table(state), hide_index=True, column_config={
