@@ -45,6 +45,14 @@ class Experiment:
     cost: Any = field(default=None, hash=False, compare=False)
     # What the page offers to try, in the order a talk shows them (core.experiments.Preset).
     presets: tuple[Preset, ...] = field(default=(), hash=False, compare=False)
+    # The runs its page starts for one page configuration, as (experiment, Config) pairs,
+    # when that is more than this run alone (a comparison run): `python -m core warm`
+    # trains them all, so that a preset draws at once.
+    page_runs: Callable[[Any], list[tuple[str, Any]]] | None = field(
+        default=None, hash=False, compare=False)
+
+    def runs_for(self, config: Any) -> list[tuple[str, Any]]:
+        return self.page_runs(config) if self.page_runs else [(self.name, config)]
 
 
 @lru_cache(maxsize=1)

@@ -10,6 +10,8 @@ Without weight decay the jump does not come in the same budget.
 """
 from __future__ import annotations
 
+import dataclasses
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -133,6 +135,12 @@ def _grokking_work(c) -> float:
     )
 
 
+def page_runs(config: Config) -> list[tuple[str, Config]]:
+    """The page shows each run beside the same run without weight decay."""
+    return [("grokking", config),
+            ("grokking", dataclasses.replace(config, weight_decay=0.0))]
+
+
 PRESETS = (
     Preset("Grok (p = 67)",
            "The default: memorized by step ~30, understood near step 1,500.",
@@ -162,4 +170,5 @@ EXPERIMENT = Experiment(
     small={"modulus": 11, "steps": 10, "width": 16, "embed_dim": 8},
     diverge_hint="Lower the learning rate (lr).",
     presets=PRESETS,
+    page_runs=page_runs,
 )

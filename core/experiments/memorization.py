@@ -477,6 +477,15 @@ def _relu_regions_work(c) -> float:
     )
 
 
+def page_runs(config: Config) -> list[tuple[str, Config]]:
+    """What the page trains for one configuration: the tree, the network and, when the
+    network is regularized, the same network without regularization."""
+    runs = [("tree_bins", for_tree(config)), ("relu_regions", for_net(config))]
+    if is_regularized(for_net(config)):
+        runs.append(("relu_regions", unregularized(for_net(config))))
+    return runs
+
+
 PRESETS = (
     Preset("Unlimited tree, noisy labels",
            "20 % of the training labels flipped: the unlimited tree carves a bin around "
@@ -503,10 +512,10 @@ EXPERIMENTS = [
                run=run_tree, cost=Cost(0.05, _tree_bins_work), version=2,
                diverge_hint="A tree cannot diverge; please report this.",
                small={"n_samples": 60},
-               presets=PRESETS),
+               presets=PRESETS, page_runs=page_runs),
     Experiment(name="relu_regions", title="A ReLU network's linear regions", Config=Config,
                run=run_net, cost=Cost(2.35, _relu_regions_work), version=3,
                diverge_hint="Lower the learning rate (lr).",
                small={"n_samples": 60, "steps": 10},
-               presets=PRESETS),
+               presets=PRESETS, page_runs=page_runs),
 ]
