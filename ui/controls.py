@@ -84,12 +84,12 @@ def storyboard(page: str, experiment: str) -> None:
     exp = experiments.get(experiment)
     count, index = len(exp.presets), st.session_state.get(_key(page, "__step"))
     keys = talk.take_keys()
-    left, middle, right = st.columns([1, 6, 1], vertical_alignment="center")
-    left.button("Previous", key=_key(page, "talk.previous"), icon=":material/arrow_back:",
+    left, middle, right = st.columns([2, 7, 2], vertical_alignment="center")
+    left.button("Previous", key=_key(page, "talk.previous"),
                 on_click=_move, args=(page, experiment, -1), width="stretch",
                 disabled=index is not None and index <= 0,
                 shortcut="Left" if keys else None)
-    right.button("Next", key=_key(page, "talk.next"), icon=":material/arrow_forward:",
+    right.button("Next", key=_key(page, "talk.next"),
                  on_click=_move, args=(page, experiment, 1), width="stretch",
                  disabled=index is not None and index >= count - 1,
                  shortcut="Right" if keys else None)

@@ -187,5 +187,5 @@ def for_talk(chart, scale: float = TALK_SCALE):
     return (chart
             .configure_axis(labelFontSize=size(11), titleFontSize=size(12))
             .configure_legend(labelFontSize=size(11), titleFontSize=size(12))
-            .configure_title(fontSize=size(14), subtitleFontSize=size(12))
+            .configure_title(fontSize=size(12), subtitleFontSize=size(10))
             .configure_header(labelFontSize=size(11), titleFontSize=size(12)))
