@@ -38,6 +38,7 @@ bench: $(VENV)/.installed
 	$(PY) bench/capsules.py
 	$(PY) bench/costs.py
 	$(PY) bench/latency.py
+	$(PY) bench/visitors.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

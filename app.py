@@ -1,9 +1,10 @@
-"""The Deep Learning Intuition Lab: the entrypoint routes to the pages in ui/catalog.py."""
+"""The Deep Learning Intuition Lab: the entrypoint routes to the pages in core/catalog.py."""
 from pathlib import Path
 
 import streamlit as st
 
-from ui import catalog, sidebar, talk
+from core import catalog
+from ui import sidebar, talk
 
 # a local icon: a Material icon as favicon would be fetched from a font host by every visitor
 ICON = str(Path(__file__).parent / "ui" / "icon.png")

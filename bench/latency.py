@@ -18,7 +18,7 @@ navigation), so they include the page load and the websocket handshake. (a') and
 time the same two things inside an already open page, from changing a control (the
 seed) to what the user waits for: no page load.
 
-Run: .venv/bin/python bench/latency.py [--reps N]
+Run: python bench/latency.py [--reps N]
 """
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ CHART = '[data-testid="stVegaLiteChart"]'
 PROGRESS = '[data-testid="stProgress"]'
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 N_CHARTS = 5
-LONG_STEPS = 20000
+LONG_STEPS = 60000  # ~30 s here: (d) reads its progress over 10 s
 PROGRESS_RE = re.compile(r"step ([\d,]+) of ([\d,]+) · ([\d.]+) s")
 
 # Records, in the page, when each milestone was first seen (ms since navigation start).
@@ -184,6 +184,21 @@ def progress(page) -> tuple[int, int, float] | None:
     if not m:
         return None
     return int(m[1].replace(",", "")), int(m[2].replace(",", "")), float(m[3])
+
+
+def sample_progress(page, seconds: float) -> list[tuple[int, int, float]]:
+    """Progress readings, one each time the shown elapsed time changes, for `seconds`
+    or until the run ends (the first reading taken once training has started)."""
+    readings: list[tuple[int, int, float]] = []
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        reading = progress(page)
+        if reading and (not readings or reading[2] > readings[-1][2]):
+            readings.append(reading)
+        elif reading is None and readings:
+            break  # the run ended: its progress bar is gone
+        page.wait_for_timeout(250)
+    return readings
 
 
 def wait_cached(server: Server, seed: int, timeout_s: float) -> dict:
@@ -389,13 +404,12 @@ def main() -> None:
         quiet = wait_cached(server, 3002, timeout_s=120)
         quiet_rate = quiet["step"] / quiet["elapsed"]
         page = open_page(context, f"{base}?steps={LONG_STEPS}&seed=3001", "chart")
-        page.wait_for_timeout(2000)
-        p1 = progress(page)
-        page.wait_for_timeout(8000)
-        p2 = progress(page)
+        readings = sample_progress(page, seconds=10.0)
         page.close()
-        if not (p1 and p2) or p2[2] <= p1[2]:
-            raise RuntimeError(f"could not read the progress text: {p1} {p2}")
+        if len(readings) < 2:
+            raise RuntimeError("could not read the progress text twice while the run "
+                               f"trained: {readings}")
+        p1, p2 = readings[0], readings[-1]
         live_rate = (p2[0] - p1[0]) / (p2[2] - p1[2])
         server.stop()
         alone_rate = engine_rate(query, 2.0, 8.0)

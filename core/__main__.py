@@ -87,9 +87,7 @@ def _run(name: str, settings: list[str], json_path: str | None) -> int:
 def warm_plan(page_names: list[str]) -> list[tuple[str, Any, Any]]:
     """(what it is, Experiment, Config) for every run the pages start for their defaults
     and their presets, each run once."""
-    # The catalog is plain data (no Streamlit): the one place that says which experiments
-    # a page shows.
-    from ui import catalog
+    from core import catalog
     pages = {p.name: p for p in catalog.PAGES if p.experiments}
     plan, seen = [], set()
     for page in (pages[n] for n in page_names):
@@ -111,7 +109,7 @@ def warm_plan(page_names: list[str]) -> list[tuple[str, Any, Any]]:
 
 
 def known_pages() -> list[str]:
-    from ui import catalog
+    from core import catalog
     return [p.name for p in catalog.PAGES if p.experiments]
 
 

@@ -1,7 +1,7 @@
 """The app as a whole rather than one page: the home page links every page of the
 catalog in the navigation's order (tests/test_catalog.py checks the catalog itself)."""
 from tests.apptest_support import fresh_registry, open_page  # noqa: F401
-from ui import catalog
+from core import catalog
 
 
 def test_home_links_every_page():

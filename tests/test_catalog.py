@@ -1,8 +1,7 @@
-"""ui/catalog.py is the one place a page is named: its file, its URL and its experiments."""
+"""core/catalog.py is the one place a page is named: its file, its URL and its experiments."""
 from pathlib import Path
 
-from core import experiments
-from ui import catalog
+from core import catalog, experiments
 
 ROOT = Path(__file__).resolve().parent.parent
 

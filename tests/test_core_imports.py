@@ -131,6 +131,16 @@ def test_core_never_imports_streamlit_in_its_source():
     assert offenders == []
 
 
+def test_core_never_imports_the_ui_or_the_views():
+    offenders = []
+    for name, path in modules().items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            targets = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                       [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            offenders += [f"{name}: {t}" for t in targets if t.split(".")[0] in ("ui", "views")]
+    assert not offenders, offenders
+
+
 def test_importing_all_of_core_loads_no_streamlit():
     names = sorted(n for n in modules() if n != "core.__main__")
     code = ("import importlib, sys\n"

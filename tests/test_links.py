@@ -8,9 +8,8 @@ import re
 
 import pytest
 
-from core import experiments, params
+from core import catalog, experiments, params
 from tests.apptest_support import fresh_registry, open_page  # noqa: F401
-from ui import catalog
 
 TRAP = "http://127.0.0.1:8699"
 EVIL = [f"![t]({TRAP}/track.png)", f"[Claim your prize]({TRAP}/phish)",

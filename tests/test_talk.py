@@ -178,7 +178,11 @@ def test_a_talk_link_in_a_browser_steps_with_the_arrow_key_and_next(server):
             f"() => document.body.innerText.includes('{len(PRESETS)} steps to show')",
             timeout=60_000)
         wait_idle(page)
-        assert page.locator('[data-testid="stSlider"]').count() == 0
+        # the settings are gone: the line drawn just after them is there, they are not
+        # (the chain-rule section further down keeps its own two widgets)
+        page.get_by_text("Reproduce from a terminal").wait_for(timeout=60_000)
+        assert page.locator('[data-testid="stExpander"]', has_text="Settings").count() == 0
+        assert page.locator('[data-testid="stSlider"]', has_text="Test fraction").count() == 0
         page.keyboard.press("ArrowRight")
         page.wait_for_function(
             "(c) => document.body.innerText.includes(c)", arg=PRESETS[0].caption,
@@ -188,5 +192,8 @@ def test_a_talk_link_in_a_browser_steps_with_the_arrow_key_and_next(server):
         page.wait_for_function(
             "(c) => document.body.innerText.includes(c)", arg=PRESETS[1].caption,
             timeout=60_000)
-        assert "talk=1" in page.url and "dataset=spiral" in page.url
+        # the address bar follows once the rerun has applied the step's values
+        page.wait_for_function("() => location.search.includes('dataset=spiral')",
+                               timeout=30_000)
+        assert "talk=1" in page.url
         assert page.locator('[data-testid="stException"]').count() == 0

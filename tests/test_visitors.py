@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from core import engine
 from tests.apptest_support import fresh_registry, open_page  # noqa: F401
 
@@ -62,3 +64,96 @@ def test_a_full_queue_is_reported_with_a_retry_button(monkeypatch):
     assert not at.exception
     at.button(key="hop.retry").click().run()
     assert not at.exception
+
+
+# --- a classroom at once: ten browser sessions against one server ----------------------
+
+def _health(url: str, results: list, stop) -> None:
+    """Ask /_stcore/health every 0.2 s until `stop` is set: (seconds, answer) each."""
+    import urllib.request
+    while not stop.is_set():
+        started = time.monotonic()
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=10) as reply:
+                answer = reply.read().strip().decode()
+        except OSError as err:
+            answer = f"{type(err).__name__}: {err}"
+        results.append((time.monotonic() - started, answer))
+        stop.wait(0.2)
+
+
+STATE = "/position \\d+ in the queue|step [\\d,]+ of|Done: /"
+
+
+def _wait_for(page, predicate: str, timeout_ms: int, what: str) -> None:
+    """Wait for `predicate` (JS over document.body.innerText); fail showing the page."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    try:
+        # poll once a second: the default (every animation frame) lays out ten pages
+        # sixty times a second, which starves the server on two cores
+        page.wait_for_function(f"() => {predicate}.test(document.body.innerText)",
+                               timeout=timeout_ms, polling=1000)
+    except PlaywrightTimeout:
+        main = page.locator('[data-testid="stMain"]')
+        shown = main.inner_text() if main.count() else page.content()[:2000]
+        raise AssertionError(f"{what} not shown within {timeout_ms / 1000:.0f} s; the page "
+                             f"shows:\n{shown[-1500:]}") from None
+
+
+# Slow, and in `make test-slow` only: on a 2-core machine the ten Chromium renderers and
+# the server share the cores, and one page can wait minutes for its frames (measured with
+# bench/visitors.py); in a classroom each visitor renders on a machine of their own.
+@pytest.mark.slow
+def test_ten_sessions_at_once_each_get_their_result_or_queue_position(tmp_path):
+    import threading
+
+    from tests.browser import CHROMIUM, CHROMIUM_ARGS, Server, require_browser
+
+    require_browser()
+    from playwright.sync_api import sync_playwright
+    server = Server(tmp_path / "cache", workers=2)
+    health: list[tuple[float, str]] = []
+    stop = threading.Event()
+    poller = threading.Thread(target=_health, args=(server.url, health, stop), daemon=True)
+    poller.start()
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                # a first visitor: the server has imported torch and its workers are warm
+                # (the classroom arrives at a running server, not at its start-up)
+                first = browser.new_context().new_page()
+                first.goto(f"{server.url}/gradient_descent?steps=30")
+                _wait_for(first, "/Done: 30 steps/", 180_000, "the first visitor's run")
+                first.context.close()
+                pages = []
+                for i in range(10):  # ten visitors, ten different configurations
+                    context = browser.new_context(viewport={"width": 1200, "height": 900})
+                    page = context.new_page()
+                    page.goto(f"{server.url}/gradient_descent?steps=300&seed={500 + i}",
+                              wait_until="commit")
+                    pages.append(page)
+                # every page shows where its run stands: queued (with its position),
+                # training (a progress bar) or done, never an exception
+                states = []
+                for i, page in enumerate(pages):
+                    _wait_for(page, STATE, 180_000, f"visitor {i}'s run state")
+                    text = page.locator('[data-testid="stMain"]').inner_text()
+                    states.append("queued" if "in the queue" in text else
+                                  "done" if "Done: " in text else "training")
+                assert "queued" in states, f"ten runs on two workers, none queued: {states}"
+                for i, page in enumerate(pages):
+                    _wait_for(page, "/Done: 300 steps/", 240_000, f"visitor {i}'s result")
+                    assert page.locator('[data-testid="stException"]').count() == 0
+                    assert f"--set seed={500 + i}" in page.locator(
+                        '[data-testid="stMain"]').inner_text()
+            finally:
+                browser.close()
+    finally:
+        stop.set()
+        poller.join(15)
+        server.stop()
+    answers = [a for _, a in health]
+    assert len(answers) >= 10 and set(answers) == {"ok"}, \
+        f"the server stopped answering its health check: {set(answers) - {'ok'}}"
+    assert "Traceback" not in server.output(), server.output()[-3000:]

@@ -15,9 +15,8 @@ from typing import Any
 
 import streamlit as st
 
-from core import experiments, params
+from core import catalog, experiments, params
 from core.charts import base
-from ui import catalog
 
 TALK = "lab.talk"          # the toggle's key (drawn in the sidebar on every page)
 HIDDEN = "lab.hidden"      # what the page that runs now hides

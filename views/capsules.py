@@ -1,10 +1,10 @@
 import streamlit as st
 
-from core import engine
+from core import catalog, engine
 from core.charts import base, capsules as charts
 from core.experiments.capsules import (MAX_ENTROPY, MIN_SEEDS, PERTURBATIONS, TEST_DIGITS,
                                        UNIFORM, Config)
-from ui import catalog, controls, run_panel, talk
+from ui import controls, run_panel, talk
 
 PAGE = "caps"
 (EXPERIMENT,) = catalog.here(__file__).experiments

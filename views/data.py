@@ -1,10 +1,10 @@
 import streamlit as st
 
-from core import engine
+from core import catalog, engine
 from core.charts import base
 from core.charts import data as charts
 from core.experiments import active_learning, chinchilla, deduplication, repetition
-from ui import catalog, controls, run_panel, talk
+from ui import controls, run_panel, talk
 
 REP, DEDUP, AL, LAW, ISO = catalog.here(__file__).experiments
 REP_PAGE, DEDUP_PAGE, AL_PAGE, LAW_PAGE, ISO_PAGE = (

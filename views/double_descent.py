@@ -1,9 +1,9 @@
 import streamlit as st
 
-from core import engine
+from core import catalog, engine
 from core.charts import double_descent as charts
 from core.experiments.double_descent import TOP, Config, RepeatConfig
-from ui import catalog, controls, run_panel, talk
+from ui import controls, run_panel, talk
 
 PAGE, REPEAT_PAGE = "dd", "rep"
 EXPERIMENT, REPEATED = catalog.here(__file__).experiments

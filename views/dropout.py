@@ -1,9 +1,9 @@
 import streamlit as st
 
-from core import engine
+from core import catalog, engine
 from core.charts import base, dropout as charts
 from core.experiments.dropout import SUBNETWORKS, Config
-from ui import catalog, controls, run_panel, talk
+from ui import controls, run_panel, talk
 
 PAGE = "do"
 (EXPERIMENT,) = catalog.here(__file__).experiments

@@ -1,9 +1,9 @@
 import streamlit as st
 
-from core import backprop, data, engine
+from core import backprop, catalog, data, engine
 from core.charts import base, gradient_descent as charts
 from core.experiments.gradient_descent import Config
-from ui import catalog, controls, run_panel, talk
+from ui import controls, run_panel, talk
 
 PAGE = "gd"
 (EXPERIMENT,) = catalog.here(__file__).experiments

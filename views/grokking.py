@@ -2,10 +2,10 @@ from dataclasses import replace
 
 import streamlit as st
 
-from core import engine
+from core import catalog, engine
 from core.charts import base, grokking as charts
 from core.experiments.grokking import REACHED, Config
-from ui import catalog, controls, run_panel, talk
+from ui import controls, run_panel, talk
 
 PAGE = "gk"
 (EXPERIMENT,) = catalog.here(__file__).experiments

@@ -1,6 +1,6 @@
 import streamlit as st
 
-from ui import catalog
+from core import catalog
 
 st.title("Deep Learning Intuition Lab")
 st.markdown(

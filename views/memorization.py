@@ -1,9 +1,9 @@
 import streamlit as st
 
-from core import engine
+from core import catalog, engine
 from core.charts import base, memorization as charts
 from core.experiments import memorization as memo
-from ui import catalog, controls, run_panel, talk
+from ui import controls, run_panel, talk
 
 PAGE = "mem"
 TREE, NET = catalog.here(__file__).experiments

@@ -1,9 +1,9 @@
 import streamlit as st
 
-from core import engine
+from core import catalog, engine
 from core.charts import optimization as charts
 from core.experiments import initialization, lr_sweep, mup_transfer, optimizer_paths
-from ui import catalog, controls, run_panel, talk
+from ui import controls, run_panel, talk
 
 PATHS, SWEEP, INIT, MUP = catalog.here(__file__).experiments
 PATHS_PAGE, SWEEP_PAGE, INIT_PAGE, MUP_PAGE = "opt", "opt_lr", "opt_init", "opt_mup"

@@ -1,9 +1,9 @@
 import streamlit as st
 
-from core import engine
+from core import catalog, engine
 from core.charts import base, superposition as charts
 from core.experiments.superposition import RECOVERED, REPRESENTED, Config, MemoryConfig
-from ui import catalog, controls, run_panel, talk
+from ui import controls, run_panel, talk
 
 PAGE, MEMORY_PAGE = "sp", "ae"
 EXPERIMENT, MEMORY = catalog.here(__file__).experiments

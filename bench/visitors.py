@@ -1,0 +1,146 @@
+"""A classroom against one server: health latency while ten sessions work, and memory.
+
+  (a) GET /_stcore/health every 0.2 s, median and p95, while ten Chromium sessions each
+      start a different configuration (gradient_descent, 300 steps, ten seeds) on a
+      server with two workers, until every page shows its result.     goal p95 <= 100 ms
+      Beside it, the same figures from the same server idle (the baseline).
+  (b) resident memory (RSS) of the server and its worker processes together, after one
+      session has visited every page of the Lab with its defaults and each page's runs
+      have finished.                    goal <= 690 MB (Community Cloud's smallest box)
+
+The server is warmed up first (one visit, one finished run), as a classroom meets a
+running server. Read from /proc, so Linux only.
+
+Run: python bench/visitors.py
+"""
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, IDLE, Server  # noqa: E402
+from core import catalog  # noqa: E402
+
+HEALTH_GOAL_MS = 100.0
+RSS_GOAL_MB = 690.0
+DONE = "/Done: |cannot start now|failed/"
+
+
+def health(url: str, seconds: float | None = None, stop: threading.Event | None = None):
+    """Latencies (ms) of GET /_stcore/health every 0.2 s, for `seconds` or until `stop`."""
+    times = []
+    end = time.monotonic() + (seconds or 1e9)
+    while time.monotonic() < end and not (stop and stop.is_set()):
+        started = time.perf_counter()
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=10) as reply:
+                reply.read()
+            times.append((time.perf_counter() - started) * 1000)
+        except OSError:
+            times.append(10_000.0)
+        time.sleep(0.2)
+    return times
+
+
+def describe(times: list[float]) -> str:
+    p95 = statistics.quantiles(times, n=20)[-1] if len(times) >= 20 else max(times)
+    return f"median {statistics.median(times):6.1f} ms, p95 {p95:6.1f} ms ({len(times)} probes)"
+
+
+def rss_mb(pid: int) -> float:
+    """RSS of `pid` and all its descendants, in MB."""
+    def children(p: int) -> list[int]:
+        found = []
+        for task in Path(f"/proc/{p}/task").glob("*"):
+            try:
+                found += [int(c) for c in (task / "children").read_text().split()]
+            except OSError:
+                pass
+        return found
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+        todo += children(p)
+    return total / 1024
+
+
+def wait_text(page, pattern: str, timeout_s: float) -> None:
+    page.wait_for_function(f"() => {pattern}.test(document.body.innerText)",
+                           timeout=timeout_s * 1000, polling=1000)
+
+
+def main() -> None:
+    from playwright.sync_api import sync_playwright
+    tmp = Path(tempfile.mkdtemp(prefix="lab-bench-visitors-"))
+    server = Server(tmp / "cache", workers=2)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            first = browser.new_context().new_page()
+            first.goto(f"{server.url}/gradient_descent?steps=30")
+            wait_text(first, "/Done: 30 steps/", 180)
+            first.context.close()
+            print("(a) /_stcore/health, idle server:      ", describe(health(server.url, 10)))
+            stop = threading.Event()
+            times: list[float] = []
+            poller = threading.Thread(target=lambda: times.extend(health(server.url, stop=stop)))
+            poller.start()
+            started = time.monotonic()
+            pages = []
+            for i in range(10):
+                page = browser.new_context(viewport={"width": 1200, "height": 900}).new_page()
+                page.goto(f"{server.url}/gradient_descent?steps=300&seed={700 + i}",
+                          wait_until="commit")
+                pages.append(page)
+            for page in pages:
+                wait_text(page, DONE, 300)
+            took = time.monotonic() - started
+            stop.set()
+            poller.join()
+            p95 = statistics.quantiles(times, n=20)[-1]
+            print("(a) /_stcore/health, ten sessions work:", describe(times),
+                  f"goal p95 <= {HEALTH_GOAL_MS:.0f} ms:", "met" if p95 <= HEALTH_GOAL_MS
+                  else "NOT met")
+            print(f"    all ten results shown after {took:.1f} s")
+            for page in pages:
+                page.context.close()
+
+            print(f"(b) RSS after the warm-up: {rss_mb(server.proc.pid):.0f} MB")
+            page = browser.new_context(viewport={"width": 1200, "height": 900}).new_page()
+            for info in catalog.PAGES:
+                page.goto(f"{server.url}/{info.name}")
+                page.wait_for_selector(IDLE, timeout=120_000)
+                page.wait_for_timeout(2000)
+                end = time.monotonic() + 300
+                while time.monotonic() < end:  # until nothing trains or waits
+                    text = page.locator('[data-testid="stMain"]').inner_text()
+                    if "Training on" not in text and "in the queue" not in text \
+                            and "on their way" not in text:
+                        break
+                    time.sleep(1)
+                print(f"    after {info.name:18s} {rss_mb(server.proc.pid):6.0f} MB")
+            total = rss_mb(server.proc.pid)
+            print(f"(b) server + workers after every page: {total:.0f} MB  goal <= "
+                  f"{RSS_GOAL_MB:.0f} MB:", "met" if total <= RSS_GOAL_MB else "NOT met")
+            browser.close()
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()
