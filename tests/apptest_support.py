@@ -55,3 +55,10 @@ def run_until_ended(at: AppTest, timeout: float = 120) -> AppTest:
     at.run()
     assert not at.exception, at.exception
     return at
+
+
+def receipt_line(at: AppTest) -> str:
+    """The page's receipt line ("Paper: … · This run: …"; fails when none is drawn)."""
+    lines = [m.value for m in at.markdown if m.value.startswith("Paper: ")]
+    assert len(lines) == 1, f"expected one receipt, found {len(lines)}"
+    return lines[0]

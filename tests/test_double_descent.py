@@ -9,7 +9,7 @@ from core import engine
 from core.charts import double_descent as charts
 from core.experiments import double_descent as dd
 from tests.apptest_support import (fresh_registry, metric, open_page,  # noqa: F401
-                                    run_until_ended)
+                                    receipt_line, run_until_ended)
 from tests.browser import browser_page, wait_done
 
 
@@ -64,6 +64,29 @@ def test_the_peak_is_the_highest_interior_size_or_with_two_sizes_the_higher():
     assert dd.peak_index([0.9, 0.2, 0.5, 0.1]) == 2  # an end is never the peak...
     assert dd.peak_index([0.3, 0.5]) == 1  # ...unless there is no interior size
     assert dd.peak_index([0.3]) == 0 and dd.peak_index([]) is None
+
+
+def test_the_receipt_finds_the_peak_and_says_when_there_is_none(sweep):
+    real = dd.EXPERIMENT.receipt(dd.Config(train_sizes=(3, 30, 500)), sweep)
+    test = dict(zip(sweep["train_sizes"], sweep["test_loss"]))
+    assert real.holds is True
+    assert real.live.startswith(f"test loss highest at T = 30 ({test[30]:.2f} of")
+    assert "fewer features" not in real.smaller and "100 features at S = 0.9" in real.smaller
+
+    def made(test_loss, sizes=(3, 30, 500), **config):
+        summary = {"train_sizes": list(sizes), "test_loss": list(test_loss),
+                   "peak_train_size": sizes[dd.peak_index(list(test_loss))]}
+        return dd.EXPERIMENT.receipt(dd.Config(train_sizes=sizes, **config), summary)
+
+    flat = made([1.03, 0.99, 0.92])  # falls all the way: no double descent in this run
+    assert flat.holds is False and "no clear peak" in flat.live and "T = 30 (0.99" in flat.live
+    assert made([1.1, 1.2, 1.0]).holds is False  # 1.09×: too small a bump to count
+    assert made([1.0, 2.0], sizes=(3, 10)).holds is None
+    henighan = dict(n_features=1000, sparsity=0.99)
+    sizes = (3, 30, 300, 2000)
+    assert made([1.1, 1.0, 2.6, 1.0], sizes=sizes, **henighan).holds is True
+    early = made([1.1, 2.6, 1.0, 1.0], sizes=sizes, **henighan)
+    assert early.holds is False and "outside T = 100–500" in early.live
 
 
 def test_dimensionality_of_known_shapes():
@@ -128,6 +151,7 @@ def test_double_descent_page_fills_the_curve_and_looks_inside():
     assert len(at.success) == 2 and all("Done" in s.value for s in at.success)
     assert metric(at, "Sizes done") == "3 of 3"
     assert metric(at, "Peak at T") == "30"  # the only interior size
+    assert "This run: test loss highest at T = 30 (" in receipt_line(at)
     # loss vs T, data plane, feature plane, dimensionality; examples, test-loss bars,
     # features without and with repetition
     assert len(at.get("vega_lite_chart")) == 8
@@ -167,6 +191,7 @@ def test_with_two_sizes_the_page_shows_the_experiments_peak():
     assert metric(at, "Peak at T") == str(peak)
     test = dict(zip(expected.summary["train_sizes"], expected.summary["test_loss"]))
     assert metric(at, "Test loss at the peak") == f"{test[peak]:.2f}"
+    assert "no interior peak" in receipt_line(at) and "cannot tell" in receipt_line(at)
 
 
 # =============================================================================================

@@ -12,7 +12,7 @@ from core import multiview as mv
 from core import engine, params
 from core.experiments.ensembles import Config
 from tests.apptest_support import (fresh_registry, metric, open_page,  # noqa: F401
-                                    run_until_ended)
+                                    receipt_line, run_until_ended)
 from tests.browser import browser_page, wait_charts
 
 
@@ -105,6 +105,31 @@ def test_gaussian_mixture_ensemble_gain_is_small(multi, mixture):
         assert "views_learned" not in s
 
 
+def test_the_receipt_reports_the_gain_and_what_distillation_keeps(multi, mixture):
+    from core.experiments.ensembles import EXPERIMENT
+    for seed, s in multi.items():
+        r = EXPERIMENT.receipt(Config(seed=seed), s)
+        assert r.holds is True
+        assert f"{single(s, 'ensemble'):.0%} for the ensemble of 8" in r.live
+        assert f"({100 * s['ensemble_gain']:+.0f} points)" in r.live
+    assert EXPERIMENT.receipt(Config(dataset="gaussian_mixture"), mixture[0]).holds is None
+
+    def made(ind, ens, kd, hard, self_kd):
+        models = {k: {"single_view_accuracy": v} for k, v in zip(
+            ("individual", "ensemble", "distilled", "hard_label_control", "self_distilled"),
+            (ind, ens, kd, hard, self_kd))}
+        return EXPERIMENT.receipt(Config(), {"dataset": "multi_view", "models": models,
+                                             "ensemble_gain_measure": "single_view_accuracy"})
+
+    weak = made(0.60, 0.65, 0.63, 0.62, 0.61)  # a 5-point ensemble gain: not reproduced
+    assert weak.holds is False and "65% for the ensemble of 8 (+5 points)" in weak.live
+    assert "self-distillation adds only +1 points" in weak.live
+    no_kd = made(0.60, 0.95, 0.66, 0.65, 0.70)  # the ensemble gains, distillation does not
+    assert no_kd.holds is False and "keeps 17% of the gain" in no_kd.live
+    good = made(0.60, 0.95, 0.88, 0.66, 0.70)
+    assert good.holds is True and "self-distillation adds only" not in good.live
+
+
 def test_batched_instances_match_one_network_alone():
     gen = torch.Generator().manual_seed(0)
     views = mv.make_views(4, 16, gen)
@@ -171,6 +196,10 @@ def test_ensembles_page_draws_bars_views_and_curves():
     # grouped bars, view heatmaps, accuracy curves, losses
     assert len(at.get("vega_lite_chart")) == 4
     assert metric(at, "Ensemble single-view accuracy").endswith("%")
+    ensemble = metric(at, "Ensemble single-view accuracy")  # one decimal; the receipt rounds
+    line = receipt_line(at)
+    assert "% for the ensemble of 4" in line and "equal-budget hard-label network" in line
+    assert f"{round(float(ensemble[:-1]))}% for the ensemble" in line
     table = at.dataframe[0].value
     assert list(table["model"]) == ["individual (mean)", "ensemble", "distilled",
                                     "self-distilled", "equal-budget control"]
@@ -188,6 +217,7 @@ def test_ensembles_gaussian_mixture_preset():
     run_until_ended(at)
     assert not at.exception
     assert metric(at, "Ensemble accuracy").endswith("%")
+    assert "the paper's mechanism does not apply" in receipt_line(at)
     # no views on a Gaussian mixture: bars and two curves, no heatmap
     assert len(at.get("vega_lite_chart")) == 3
     assert list(at.dataframe[0].value.columns) == ["model", "accuracy"]

@@ -7,7 +7,7 @@ import torch
 from core import engine
 from core.experiments import grokking as gk
 from tests.apptest_support import (fresh_registry, metric, open_page,  # noqa: F401
-                                    run_until_ended)
+                                    receipt_line, run_until_ended)
 from tests.browser import browser_page, wait_done
 
 
@@ -35,6 +35,9 @@ def test_train_accuracy_comes_long_before_test_accuracy():
     after = max(curve)
     assert curve[after]["out"] < curve[before]["out"] or \
         curve[after]["hidden"] < curve[before]["hidden"]
+    receipt = gk.EXPERIMENT.receipt(gk.Config(steps=2500), s)
+    assert receipt.holds is True
+    assert receipt.live.startswith(f"train 99 % at step {train:,}, test 99 % at step {test:,}")
 
 
 def test_without_weight_decay_it_only_memorizes():
@@ -42,6 +45,20 @@ def test_without_weight_decay_it_only_memorizes():
     s = run.summary
     assert s["final_train_accuracy"] >= 0.99
     assert s["step_test_accuracy_99"] is None and s["final_test_accuracy"] < 0.1
+    receipt = gk.EXPERIMENT.receipt(gk.Config(steps=2500, weight_decay=0.0), s)
+    assert receipt.holds is False and "test never reached 99 % in 2,500 steps" in receipt.live
+    assert "weight decay 0;" in receipt.smaller
+
+
+def test_the_receipt_says_when_the_wait_is_too_short_to_count():
+    def made(train, test, steps=4000):
+        return gk.EXPERIMENT.receipt(gk.Config(), {
+            "step_train_accuracy_99": train, "step_test_accuracy_99": test,
+            "steps_done": steps, "final_test_accuracy": 0.5})
+    quick = made(40, 120)  # 3× later: no long wait
+    assert quick.holds is False and "80 steps later (3× the time)" in quick.live
+    assert made(30, 1500).holds is True and "1,470 steps later (50×" in made(30, 1500).live
+    assert made(None, None).holds is None
 
 
 # =============================================================================================
@@ -64,6 +81,8 @@ def test_grokking_page_draws_both_runs():
     assert metric(at, "Train ≥ 99% at step") != "–"
     assert any("Memorized (train ≥ 99%) at step" in i.value for i in at.info)
     assert any("Without weight decay" in c.value for c in at.caption)
+    line = receipt_line(at)  # the main run's, drawn once
+    assert f"This run: train 99 % at step {metric(at, 'Train ≥ 99% at step')}" in line
 
 
 def test_grokking_preset():

@@ -6,8 +6,9 @@ import torch
 
 from core import engine, params
 from core.experiments.hopfield import Config, corrupt, hebbian, pattern_counts
+from core.experiments.hopfield import EXPERIMENT as HOPFIELD
 from tests.apptest_support import (fresh_registry, metric, open_page,  # noqa: F401
-                                    run_until_ended)
+                                    receipt_line, run_until_ended)
 from tests.browser import browser_page, wait_charts
 
 
@@ -88,6 +89,25 @@ def test_building_blocks():
     assert counts[0] == 1 and counts[-1] == 200 and len(counts) <= 40
 
 
+def test_the_receipt_carries_the_measured_capacity_and_its_verdict(sweep):
+    real = HOPFIELD.receipt(Config(dimension=100, n_patterns_max=40, trials=20), sweep.summary)
+    capacity = sweep.summary["classical_capacity"]
+    assert real.holds is True and real.live.startswith(f"{capacity} patterns for N = 100")
+    assert "13.8 patterns" in real.paper
+
+    def made(capacity, counts=40, **config):
+        summary = {"dimension": 100, "classical_capacity": capacity,
+                   "pattern_counts": list(range(1, counts + 1))}
+        return HOPFIELD.receipt(Config(**config), summary)
+
+    assert made(12).holds is True and "12 patterns" in made(12).live
+    low = made(3)
+    assert low.holds is False and low.live.startswith("3 patterns") and "22%" in low.live
+    assert made(30).holds is False
+    assert made(10, counts=10).holds is None  # recall never broke inside the sweep
+    assert made(4, patterns="digits").holds is None
+
+
 def test_bad_values_are_refused_with_the_field_named():
     with pytest.raises(params.ParamError, match="'beta' must be a float in"):
         params.build(Config, {"beta": "100"})
@@ -114,6 +134,9 @@ def test_hopfield_page_draws_curves_strips_and_energies():
     assert metric(at, "Neurons N") == "100"
     assert 3 <= int(metric(at, "Classical capacity")) <= 20
     assert metric(at, "Modern at 20 patterns") == "100%"
+    line = receipt_line(at)
+    assert "13.8 patterns for N = 100" in line
+    assert f"This run: {metric(at, 'Classical capacity')} patterns" in line
 
 
 def test_hopfield_digits_preset_and_a_bad_link():

@@ -9,7 +9,9 @@ from core.charts import superposition as charts
 from core.experiments.superposition import (RECOVERED, REPRESENTED, Config, MemoryConfig,
                                             feature_geometry)
 from core.models import ToyModel
+from core.experiments.superposition import EXPERIMENT as SUPERPOSITION
 from tests.apptest_support import (fresh_registry, metric, open_page,  # noqa: F401
+                                    receipt_line,
                                     run_until_ended)
 from tests.browser import browser_page, wait_charts
 
@@ -136,6 +138,28 @@ def test_sparse_batches_have_the_asked_density():
     assert density.tolist() == pytest.approx([1.0, 0.3, 0.05], abs=0.02)
 
 
+def test_the_receipt_reads_the_pentagon_off_the_sparsest_model(sweep):
+    real = SUPERPOSITION.receipt(Config(sparsities=SPARSITIES), sweep.summary)
+    gaps = entry(sweep, 0.99)["angles"]
+    assert real.holds is True
+    assert real.live == (f"5 of 5 features represented at S = 0.99, "
+                         f"gaps {min(gaps):.0f}–{max(gaps):.0f}°")
+
+    def made(count, gaps, sparsity=0.99, n=5, m=2):
+        summary = {"n_features": n, "n_hidden": m, "per_sparsity": [
+            {"sparsity": 0.0, "n_represented": 2, "angles": [90.0, 270.0]},
+            {"sparsity": sparsity, "n_represented": count, "angles": gaps}]}
+        return SUPERPOSITION.receipt(Config(), summary)
+
+    square = made(4, [85.0, 90.0, 92.0, 93.0])  # a square of four: not reproduced
+    assert square.holds is False and square.live.startswith("4 of 5 features")
+    assert "85–93°" in square.live
+    assert made(5, [60.0, 84.0, 72.0, 72.0, 72.0]).holds is False  # a lopsided five
+    assert made(5, [71.0, 73.0, 72.0, 70.0, 74.0]).holds is True
+    assert made(5, [72.0] * 5, sparsity=0.8).holds is None  # not sparse enough to tell
+    assert made(5, [72.0] * 5, n=6).holds is None
+
+
 def test_bad_values_are_refused_with_the_field_named():
     with pytest.raises(params.ParamError, match="'sparsities' must be"):
         params.build(Config, {"sparsities": "0.5,1.5"})
@@ -199,6 +223,10 @@ def test_superposition_page_draws_both_runs():
     # directions, norms, WᵀW, dimensionality, losses; hidden points, losses
     assert len(at.get("vega_lite_chart")) == 7
     assert metric(at, "Features / hidden units") == "5 / 2"
+    # at 300 steps the run may or may not have finished the pentagon: the line says which
+    line = receipt_line(at)
+    assert "This run: " in line and " of 5 features represented at S = 0.95" in line
+    assert ("Reproduced in this run" in line) != ("Did not reproduce in this run" in line)
     recovered, total = metric(at, "Recovered vectors").split(" of ")
     assert total == "8" and int(recovered) > 2
     table = at.dataframe[0].value

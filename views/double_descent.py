@@ -3,7 +3,7 @@ import streamlit as st
 from core import catalog, engine
 from core.charts import double_descent as charts
 from core.experiments.double_descent import TOP, Config, RepeatConfig
-from ui import controls, run_panel, talk
+from ui import controls, receipt, run_panel, talk
 
 PAGE, REPEAT_PAGE = "dd", "rep"
 EXPERIMENT, REPEATED = catalog.here(__file__).experiments
@@ -50,6 +50,7 @@ def draw(view: engine.RunView) -> None:
                         "sizes, the highest of them; marked once every size is done)")
     cols[2].metric("Test loss at the peak", f"{test[sizes.index(peak)]:.2f}" if peak else "–")
     cols[3].metric("Test loss at the largest T", f"{test[-1]:.2f}")
+    receipt.show_for(EXPERIMENT, view.config, None if view.active else view.summary)
 
     key = f"{PAGE}.view_t"
     if st.session_state.get(key) not in sizes:

@@ -3,7 +3,7 @@ import streamlit as st
 from core import catalog, engine
 from core.charts import base, ensembles as charts
 from core.experiments.ensembles import LEARNED, Config
-from ui import controls, run_panel, talk
+from ui import controls, receipt, run_panel, talk
 
 PAGE = "ens"
 (EXPERIMENT,) = catalog.here(__file__).experiments
@@ -64,6 +64,7 @@ def draw(view: engine.RunView) -> None:
     else:
         cols[0].metric("Networks", cfg.n_models)
         cols[1].metric("Dataset", "Gaussian mixture" if gm else "multi-view")
+    receipt.show_for(EXPERIMENT, cfg, summary)
 
     if models:
         left, right = st.columns(2)

@@ -5,7 +5,7 @@ import streamlit as st
 from core import catalog, engine
 from core.charts import base, grokking as charts
 from core.experiments.grokking import REACHED, Config
-from ui import controls, run_panel, talk
+from ui import controls, receipt, run_panel, talk
 
 PAGE = "gk"
 (EXPERIMENT,) = catalog.here(__file__).experiments
@@ -69,6 +69,7 @@ def draw(view: engine.RunView) -> None:
     cols[3].metric(f"Test ≥ {LEVEL} at step", f"{test99:,}" if test99 else "–")
     if s:
         gap_note(s)
+    receipt.show_for(EXPERIMENT, view.config, s)
     marks = {"memorized": train99, "generalized": test99}
     steps = view.config.steps
     left, right = st.columns(2)

@@ -3,7 +3,7 @@ import streamlit as st
 from core import catalog, engine
 from core.charts import base, hopfield as charts
 from core.experiments.hopfield import CAPACITY_BITS, Config
-from ui import controls, run_panel, talk
+from ui import controls, receipt, run_panel, talk
 
 PAGE = "hop"
 (EXPERIMENT,) = catalog.here(__file__).experiments
@@ -51,6 +51,7 @@ def draw(view: engine.RunView) -> None:
     if summary:
         cols[3].metric(f"Modern at {summary['pattern_counts'][-1]} patterns",
                        f"{summary['modern_accuracy'][-1]:.0%}")
+    receipt.show_for(EXPERIMENT, view.config, summary)
 
     left, right = st.columns([3, 2])
     left.altair_chart(talk.sized(charts.capacity_curves(

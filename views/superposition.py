@@ -3,7 +3,7 @@ import streamlit as st
 from core import catalog, engine
 from core.charts import base, superposition as charts
 from core.experiments.superposition import RECOVERED, REPRESENTED, Config, MemoryConfig
-from ui import controls, run_panel, talk
+from ui import controls, receipt, run_panel, talk
 
 PAGE, MEMORY_PAGE = "sp", "ae"
 EXPERIMENT, MEMORY = catalog.here(__file__).experiments
@@ -52,6 +52,7 @@ def draw(view: engine.RunView) -> None:
                    help=f"‖W_i‖ > {REPRESENTED:g} in the kept model of some sparsity")
     cols[2].metric("At the sparsest", f"{int(geometry['represented_sparsest'])} of {n}")
     cols[3].metric("At the densest", f"{int(geometry['represented_densest'])} of {n}")
+    receipt.show_for(EXPERIMENT, view.config, view.summary)
 
     where, x_title, y_title = charts.hidden_axes(m, frames["projected"])
     st.altair_chart(talk.sized(charts.feature_directions(

@@ -50,6 +50,10 @@ class Experiment:
     # trains them all, so that a preset draws at once.
     page_runs: Callable[[Any], list[tuple[str, Any]]] | None = field(
         default=None, hash=False, compare=False)
+    # The page's headline claim against the paper, built from a finished run's summary:
+    # receipt(config, summary) -> core.receipts.Receipt.
+    receipt: Callable[[Any, dict[str, Any]], Any] | None = field(
+        default=None, hash=False, compare=False)
 
     def runs_for(self, config: Any) -> list[tuple[str, Any]]:
         return self.page_runs(config) if self.page_runs else [(self.name, config)]

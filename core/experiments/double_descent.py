@@ -33,6 +33,7 @@ from core.geometry import dimensionality, top_sum
 from core.models import ToyModel
 from core import params
 from core.params import param
+from core.receipts import Receipt
 
 TOP = 10  # dimensionality measure: the sum of the TOP largest per-vector D
 TEST_EXAMPLES = 4096
@@ -206,6 +207,47 @@ def run(config: Config, report) -> dict:
             "n_features": config.n_features, "n_hidden": config.n_hidden}
 
 
+PEAK_RATIO = 1.2  # the peak must stand this much above the higher of the two ends
+PAPER_SETUP = {"n_features": 1000, "sparsity": 0.99}
+PAPER_PEAK = (100, 500)  # where the peak lies in that setup (200–300 measured here)
+
+
+def receipt(config: Config, summary: dict) -> Receipt:
+    """A test-loss peak between memorizing and generalizing: it holds when the interior
+    peak stands at least 1.2× above the higher of the smallest and the largest T (and, in
+    the paper's setup of 1,000 features at S = 0.99, lies between T = 100 and 500); it
+    cannot tell with fewer than three sizes."""
+    sizes, test, peak = summary["train_sizes"], summary["test_loss"], summary["peak_train_size"]
+    paper_setup = all(getattr(config, k) == v for k, v in PAPER_SETUP.items())
+    if len(sizes) < 3 or peak is None:
+        live, holds = f"only {len(sizes)} training-set size(s): no interior peak to find", None
+    else:
+        top = test[sizes.index(peak)]
+        ratio = top / max(test[0], test[-1])
+        live = (f"test loss highest at T = {peak:,} ({top:.2f} of a zero output's loss), "
+                f"{ratio:.1f}× the higher end (T = {sizes[0]:,}: {test[0]:.2f}, "
+                f"T = {sizes[-1]:,}: {test[-1]:.2f})")
+        holds = ratio >= PEAK_RATIO
+        if holds and paper_setup and not PAPER_PEAK[0] <= peak <= PAPER_PEAK[1]:
+            holds = False
+            live += f"; the peak is outside T = {PAPER_PEAK[0]}–{PAPER_PEAK[1]}"
+        elif not holds:
+            live += "; no clear peak"
+    where = ("the paper's feature count and sparsity" if paper_setup else
+             f"{config.n_features} features at S = {config.sparsity:g}, not the paper's "
+             f"1,000 at S = 0.99, so the peak comes at a smaller T and only its existence "
+             f"is compared")
+    return Receipt(
+        claim="Test loss peaks between memorizing the data and learning the features",
+        paper="a test-loss bump between small T (data memorized) and large T (features "
+              "learned); at 1,000 features, S = 0.99, m = 2 it sits near T = 200–300",
+        live=live,
+        source="Henighan et al. 2023, Superposition, Memorization, and Double Descent",
+        smaller=f"{where}; m = {config.n_hidden}, {config.steps:,} full-batch steps per T, "
+                f"one seed (the height varies with the seed and the learning rate).",
+        holds=holds)
+
+
 # the work of a run, for core.cost: it grows as the run's compute does
 def _double_descent_work(c) -> float:
     return work.steps(
@@ -245,6 +287,7 @@ EXPERIMENT = Experiment(
     small={"n_features": 20, "train_sizes": [3, 10], "steps": 20},
     diverge_hint="Lower the learning rate (lr).",
     presets=DOUBLE_DESCENT_PRESETS,
+    receipt=receipt,
 )
 
 
