@@ -324,8 +324,10 @@ def receipt(config: Config, summary: dict) -> Receipt:
     else:
         holds = gain >= ENSEMBLE_GAIN and kept >= KD_KEEPS and kd - hard >= KD_OVER_CONTROL
         if self_kd - teacher < SELF_KD_SMALL:
-            live += (f"; self-distillation adds only {100 * (self_kd - teacher):+.0f} "
-                     "points over its teacher: the paper's gain did not show here")
+            points = round(100 * (self_kd - teacher))
+            live += (f"; self-distillation adds only {points:+d} "
+                     f"point{'' if abs(points) == 1 else 's'} over its teacher: the "
+                     "paper's gain did not show here")
     return Receipt(
         claim="An ensemble beats one network, and distillation passes most of that on",
         paper="ensembles of independently trained ResNets beat a single one on CIFAR-10/100, "
