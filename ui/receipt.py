@@ -8,7 +8,8 @@ import streamlit as st
 from core import experiments
 from core.receipts import Receipt
 
-MARKS = {True: "✅", False: "⚠️", None: "❔"}
+# Material icons: the emoji would need a colour-emoji font the visitor may not have
+MARKS = {True: ":material/check_circle:", False: ":material/warning:", None: ":material/help:"}
 
 
 def show(receipt: Receipt | None) -> None:
