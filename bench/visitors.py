@@ -11,7 +11,7 @@
 The server is warmed up first (one visit, one finished run), as a classroom meets a
 running server. Read from /proc, so Linux only.
 
-Run: python bench/visitors.py
+Run: python bench/visitors.py [--memory-only]   (LAB_WORKER_MODE=thread for thread mode)
 """
 from __future__ import annotations
 
@@ -79,12 +79,24 @@ def rss_mb(pid: int) -> float:
     return total / 1024
 
 
+def rss_mb_of(pid: int) -> float:
+    """RSS of `pid` alone, in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def wait_text(page, pattern: str, timeout_s: float) -> None:
     page.wait_for_function(f"() => {pattern}.test(document.body.innerText)",
                            timeout=timeout_s * 1000, polling=1000)
 
 
 def main() -> None:
+    import argparse
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--memory-only", action="store_true", help="only (b)")
+    args = parser.parse_args()
     from playwright.sync_api import sync_playwright
     tmp = Path(tempfile.mkdtemp(prefix="lab-bench-visitors-"))
     server = Server(tmp / "cache", workers=2)
@@ -95,30 +107,31 @@ def main() -> None:
             first.goto(f"{server.url}/gradient_descent?steps=30")
             wait_text(first, "/Done: 30 steps/", 180)
             first.context.close()
-            print("(a) /_stcore/health, idle server:      ", describe(health(server.url, 10)))
-            stop = threading.Event()
-            times: list[float] = []
-            poller = threading.Thread(target=lambda: times.extend(health(server.url, stop=stop)))
-            poller.start()
-            started = time.monotonic()
-            pages = []
-            for i in range(10):
-                page = browser.new_context(viewport={"width": 1200, "height": 900}).new_page()
-                page.goto(f"{server.url}/gradient_descent?steps=300&seed={700 + i}",
-                          wait_until="commit")
-                pages.append(page)
-            for page in pages:
-                wait_text(page, DONE, 300)
-            took = time.monotonic() - started
-            stop.set()
-            poller.join()
-            p95 = statistics.quantiles(times, n=20)[-1]
-            print("(a) /_stcore/health, ten sessions work:", describe(times),
-                  f"goal p95 <= {HEALTH_GOAL_MS:.0f} ms:", "met" if p95 <= HEALTH_GOAL_MS
-                  else "NOT met")
-            print(f"    all ten results shown after {took:.1f} s")
-            for page in pages:
-                page.context.close()
+            if not args.memory_only:
+                print("(a) /_stcore/health, idle server:      ", describe(health(server.url, 10)))
+                stop = threading.Event()
+                times: list[float] = []
+                poller = threading.Thread(target=lambda: times.extend(health(server.url, stop=stop)))
+                poller.start()
+                started = time.monotonic()
+                pages = []
+                for i in range(10):
+                    page = browser.new_context(viewport={"width": 1200, "height": 900}).new_page()
+                    page.goto(f"{server.url}/gradient_descent?steps=300&seed={700 + i}",
+                              wait_until="commit")
+                    pages.append(page)
+                for page in pages:
+                    wait_text(page, DONE, 300)
+                took = time.monotonic() - started
+                stop.set()
+                poller.join()
+                p95 = statistics.quantiles(times, n=20)[-1]
+                print("(a) /_stcore/health, ten sessions work:", describe(times),
+                      f"goal p95 <= {HEALTH_GOAL_MS:.0f} ms:", "met" if p95 <= HEALTH_GOAL_MS
+                      else "NOT met")
+                print(f"    all ten results shown after {took:.1f} s")
+                for page in pages:
+                    page.context.close()
 
             print(f"(b) RSS after the warm-up: {rss_mb(server.proc.pid):.0f} MB")
             page = browser.new_context(viewport={"width": 1200, "height": 900}).new_page()
@@ -135,6 +148,9 @@ def main() -> None:
                     time.sleep(1)
                 print(f"    after {info.name:18s} {rss_mb(server.proc.pid):6.0f} MB")
             total = rss_mb(server.proc.pid)
+            own = rss_mb_of(server.proc.pid)
+            print(f"    the server process alone: {own:.0f} MB; its workers and helpers: "
+                  f"{total - own:.0f} MB")
             print(f"(b) server + workers after every page: {total:.0f} MB  goal <= "
                   f"{RSS_GOAL_MB:.0f} MB:", "met" if total <= RSS_GOAL_MB else "NOT met")
             browser.close()

@@ -83,6 +83,8 @@ def storyboard(page: str, experiment: str) -> None:
     """Previous / Next through the presets, each with its label, its line and its place."""
     exp = experiments.get(experiment)
     count, index = len(exp.presets), st.session_state.get(_key(page, "__step"))
+    if not count:
+        return  # nothing to step through
     keys = talk.take_keys()
     left, middle, right = st.columns([2, 7, 2], vertical_alignment="center")
     left.button("Previous", key=_key(page, "talk.previous"),
