@@ -16,6 +16,7 @@ Run: python bench/visitors.py [--memory-only]   (LAB_WORKER_MODE=thread for thre
 from __future__ import annotations
 
 import os
+import signal
 import statistics
 import sys
 import tempfile
@@ -97,6 +98,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--memory-only", action="store_true", help="only (b)")
     args = parser.parse_args()
+    # `timeout` and Ctrl-C stop the bench through its `finally`, which stops the server
+    # (started in a session of its own, it would otherwise go on training)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     from playwright.sync_api import sync_playwright
     tmp = Path(tempfile.mkdtemp(prefix="lab-bench-visitors-"))
     server = Server(tmp / "cache", workers=2)
