@@ -7,7 +7,7 @@ PORT   ?= 8501
 STREAMLIT_FLAGS := --server.port $(PORT) --server.headless true \
 	--server.fileWatcherType none --browser.gatherUsageStats false
 
-.PHONY: run test test-slow bench clean
+.PHONY: run test test-slow bench scale clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -16,6 +16,13 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	# mup (muP's reference code) for the test that checks our parametrization against it;
 	# without --no-deps pip would swap torch for a CUDA build
 	$(PY) -m pip install --quiet --no-deps "mup==1.0.0"
+	touch $@
+
+# Ray, for LAB_BACKEND=ray (optional; `make test` runs the Ray tests once it is there)
+scale: $(VENV)/.scale
+
+$(VENV)/.scale: $(VENV)/.installed requirements-scale.txt
+	$(PY) -m pip install --quiet -r requirements-scale.txt
 	touch $@
 
 run: $(VENV)/.installed
@@ -39,6 +46,7 @@ bench: $(VENV)/.installed
 	$(PY) bench/costs.py
 	$(PY) bench/latency.py
 	$(PY) bench/visitors.py
+	$(PY) bench/ray_sweep.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -52,13 +52,27 @@ def default_workers() -> int:
     return max(1, (os.cpu_count() or 2) // 2)
 
 
+BACKENDS = ("local", "ray")
+
+
+def backend() -> str:
+    """LAB_BACKEND: train on this machine (local, the default) or on a Ray cluster (ray)."""
+    name = os.environ.get("LAB_BACKEND", "local").strip().lower() or "local"
+    if name not in BACKENDS:
+        raise ValueError(f"LAB_BACKEND must be one of {', '.join(BACKENDS)}; got {name!r}.")
+    return name
+
+
 def worker_mode() -> str:
-    """How the server trains: in worker processes (default), or threads (LAB_WORKER_MODE).
+    """How the server trains: on Ray with LAB_BACKEND=ray; else in worker processes
+    (default), or threads (LAB_WORKER_MODE).
 
     Measured on 2 cores: a training thread in the server process shares its GIL with the
     server and the pages' redraws; with a page open it ran at ~0.57x its speed alone, and
     the server's health check p95 rose to ~390 ms with two runs training.
     """
+    if backend() == "ray":
+        return "ray"
     mode = os.environ.get("LAB_WORKER_MODE", "process").strip().lower() or "process"
     if mode not in ("process", "thread"):
         raise ValueError(f"LAB_WORKER_MODE must be process or thread; got {mode!r}.")

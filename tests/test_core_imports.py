@@ -105,14 +105,19 @@ def test_the_engine_is_one_way_run_then_trainers_then_registry():
     assert engine == {
         "core.engine.run": set(),
         "core.engine.cache": set(),
-        "core.engine.trainers": {"core.engine.run"},
+        "core.engine.ray_trainer": {"core.engine.run"},
+        "core.engine.trainers": {"core.engine.run", "core.engine.ray_trainer"},
         "core.engine.registry": {"core.engine.run", "core.engine.trainers",
-                                 "core.engine.cache"},
+                                 "core.engine.cache", "core.engine.ray_trainer"},
     }
-    # the rest of core goes through core.engine, not into its parts
+    # the rest of core goes through core.engine, not into its parts; but the Ray board's
+    # training task is the engine's far end on the cluster: it trains through
+    # core.engine.run itself (core.engine would be a cycle: registry -> Ray trainer ->
+    # board)
     for name, deps in graph.items():
         if not name.startswith("core.engine"):
-            assert not {d for d in deps if d.startswith("core.engine.")}, name
+            into = {d for d in deps if d.startswith("core.engine.")}
+            assert into <= ({"core.engine.run"} if name == "core.ray_board" else set()), name
     assert not (CORE / "runs.py").exists() and not (CORE / "workers.py").exists()
     assert not (CORE / "cache.py").exists()
 

@@ -99,6 +99,30 @@ def test_a_run_without_a_scheduler_cancels_itself():
     assert run.metrics == {"loss": ([1], [1.0])}
 
 
+@pytest.mark.parametrize("ending", ["returns", "raises"])
+def test_a_run_that_stops_early_on_a_cancel_ends_cancelled_and_is_not_kept(ending):
+    """An experiment may notice a cancel itself (a sweep whose parts train elsewhere,
+    core.fanout) and return what it has, or trip over its partial result: either way
+    the run ends cancelled, and nothing is kept."""
+    ctl = Control(block=True, cooperative=False)
+
+    def finish(config, report):
+        if ending == "raises":
+            raise IndexError("a partial sweep")
+        return {"final_loss": 0.5}
+
+    run = new_run(fake(ctl, finish=finish), FakeConfig(steps=1))  # no log after the gate
+    kept = []
+    worker = threading.Thread(target=engine.execute, args=(run, kept.append))
+    worker.start()
+    assert ctl.started.wait(WAIT)
+    run.request_cancel()
+    ctl.gate.set()
+    worker.join(WAIT)
+    assert (run.status, run.error, run.summary) == ("cancelled", "Cancelled.", None)
+    assert kept == []
+
+
 def test_log_refuses_after_a_cancel_and_flags_nan():
     run = new_run(fake(Control()), FakeConfig())
     run.log(1, loss=0.5)

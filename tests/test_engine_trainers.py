@@ -31,11 +31,12 @@ def trainer_pids() -> list[int]:
 # --- the interface ---------------------------------------------------------------------------
 
 def test_the_worker_modes_name_the_trainers():
-    assert TRAINERS == {"thread": ThreadTrainer, "process": ProcessTrainer}
-    for trainer in TRAINERS.values():
+    assert TRAINERS["thread"] is ThreadTrainer and TRAINERS["process"] is ProcessTrainer
+    assert sorted(TRAINERS) == ["process", "ray", "thread"]  # ray: tests/test_ray.py
+    for trainer in (ThreadTrainer, ProcessTrainer):
         assert all(callable(getattr(trainer, name)) for name in ("warm_up", "train", "stop"))
-    with pytest.raises(ValueError, match="mode must be one of thread, process; got 'ray'"):
-        engine.Registry(workers=1, mode="ray")
+    with pytest.raises(ValueError, match="mode must be one of thread, process, ray; got 'gpu'"):
+        engine.Registry(workers=1, mode="gpu")
 
 
 def test_the_thread_trainer_trains_in_the_calling_thread():

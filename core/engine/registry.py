@@ -65,6 +65,9 @@ class Registry:
         if mode not in TRAINERS:
             raise ValueError(f"mode must be one of {', '.join(TRAINERS)}; got {mode!r}")
         self.mode = mode
+        if workers is None and mode == "ray" and not os.environ.get("LAB_WORKERS"):
+            from core.engine.ray_trainer import cluster_cpus
+            workers = cluster_cpus()  # one run in flight per CPU of the cluster
         self.workers = workers or device_mod.default_workers()
         self.max_queue = max_queue
         self.max_per_session = max_per_session or default_max_per_session()

@@ -314,8 +314,12 @@ def _outcome(run: Run) -> tuple[str, str | None, dict[str, Any] | None]:
         return (DIVERGED, f"Training diverged: {err}. {exp.diverge_hint}",
                 {"diverged": True, "steps_done": run.step, "reason": str(err)})
     except Exception as err:  # one failed run must not take down another
+        if run.cancelled:  # e.g. it stopped early and then tripped over a partial result
+            return CANCELLED, "Cancelled.", None
         log.error("run %s (%s) failed:\n%s", run.key, exp.name, traceback.format_exc())
         return FAILED, f"{type(err).__name__}: {err}", None
+    if run.cancelled:  # it noticed the cancel and returned early: not a result to keep
+        return CANCELLED, "Cancelled.", None
     if summary.get("diverged"):  # the experiment judged it (e.g. the loss blew up)
         reason = summary.get("diverged_reason") or "the loss blew up"
         return DIVERGED, f"Training diverged: {reason}. {exp.diverge_hint}", summary

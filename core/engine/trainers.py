@@ -22,8 +22,11 @@ early once `run.cancelled` is true.
   that dies fails its run alone and is restarted for the next one. The server uses it
   so that training does not share the server's GIL.
 
-A distributed backend (Ray, a job queue) plugs in here: a class with these three
-methods, listed in `TRAINERS` under the name `LAB_WORKER_MODE` selects.
+- `RayTrainer` (`core.engine.ray_trainer`, with `LAB_BACKEND=ray`) trains on a Ray
+  cluster: the run's board there streams it to every replica that watches it.
+
+Another backend plugs in the same way: a class with these three methods, listed in
+`TRAINERS` under the name `core.device.worker_mode()` returns.
 """
 from __future__ import annotations
 
@@ -231,5 +234,11 @@ class ProcessTrainer:
             self.proc.join(5)
 
 
+def _ray_trainer() -> Trainer:
+    from core.engine.ray_trainer import RayTrainer  # Ray is optional (requirements-scale.txt)
+    return RayTrainer()
+
+
 TRAINERS: dict[str, Callable[[], Trainer]] = {"thread": ThreadTrainer,
-                                              "process": ProcessTrainer}
+                                              "process": ProcessTrainer,
+                                              "ray": _ray_trainer}

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from core import data
+from core import data, fanout
 from core.device import choose as choose_device
 from core import cost as work
 from core.cost import Cost
@@ -167,25 +167,36 @@ def peak_index(test_loss: list[float]) -> int | None:
     return max(interior, key=lambda i: test_loss[i]) if interior else None
 
 
-def run(config: Config, report) -> dict:
+def _training_set(t: int, config) -> torch.Tensor:
+    """The fixed set of T = t examples (its own seed: the same whichever sizes share a run)."""
+    return examples(t, config.n_features, config.sparsity,
+                    torch.Generator().manual_seed(config.seed * 1000 + 7 + t))
+
+
+def fit_sizes(part: tuple, report=None) -> list[dict]:
+    """One part of the sweep: train the sizes of one group (see `groups`) together and
+    evaluate each. A part needs nothing from the others, so parts can train anywhere
+    (`core.fanout`: one after another here, as Ray tasks on a cluster)."""
+    config, sizes = part
     device = choose_device()
+    test = examples(TEST_EXAMPLES, config.n_features, config.sparsity,
+                    torch.Generator().manual_seed(config.seed)).to(device)
+    sets = [_training_set(t, config).to(device) for t in sizes]
+    models = fit_group(sets, config, config.seed + 1, report)
+    return [evaluate(model, x, test) for model, x in zip(models, sets)]
+
+
+def run(config: Config, report) -> dict:
     sizes = sorted(set(config.train_sizes))  # smallest first: the curve fills left to right
     report.set_total(len(sizes))
-    gen = torch.Generator().manual_seed(config.seed)
-    test = examples(TEST_EXAMPLES, config.n_features, config.sparsity, gen).to(device)
     out = {k: [] for k in ("train_loss", "test_loss", "data_dimensionality",
                            "feature_dimensionality", "data_top_dimensionality",
                            "feature_top_dimensionality")}
     per_t = {}
     done = []
-    sets = [examples(t, config.n_features, config.sparsity,
-                     torch.Generator().manual_seed(config.seed * 1000 + 7 + t)).to(device)
-            for t in sizes]
-    for group in groups(sizes):
-        models = fit_group([sets[i] for i in group], config, config.seed + 1, report)
-        for i, model in zip(group, models):
-            t, x = sizes[i], sets[i]
-            r = evaluate(model, x, test)
+    parts = [(config, [sizes[i] for i in group]) for group in groups(sizes)]
+    for (_, group), results in zip(parts, fanout.in_order(fit_sizes, parts, report)):
+        for t, r in zip(group, results):
             done.append(t)
             out["train_loss"].append(r["train_loss"])
             out["test_loss"].append(r["test_loss"])
