@@ -106,6 +106,7 @@ def board_exists(ray, key: str) -> bool:
 def test_a_run_on_ray_streams_and_ends_with_the_same_numbers_as_here(replicas):
     registry = replicas[0]
     assert registry.workers == 2  # one run in flight per CPU of the cluster
+    assert registry.device == "local Ray, 2 CPUs"
     config = gd_config(4000)
     run = registry.start(GD, config)
     seen_running = wait_for(lambda: run.status == RUNNING and 0 < run.step < 3999, 60)
@@ -231,3 +232,20 @@ def test_a_cancelled_sweep_stops_its_parts_and_ends_cancelled(replicas):
     assert registry.disk.load(run.key) is None
     assert wait_for(lambda: not training_worker_pids(b"_one_thread_part"), 30), \
         "the sweep's parts went on training after the cancel"
+
+
+def test_a_page_trains_on_ray_and_draws_as_it_does_here(ray_cluster, tmp_path, monkeypatch):
+    from tests.apptest_support import open_page, run_until_ended
+    monkeypatch.setenv("LAB_BACKEND", "ray")
+    monkeypatch.setenv("LAB_CACHE_DIR", str(tmp_path / "cache"))
+    engine.reset_default_registry()
+    try:
+        at = open_page("views/gradient_descent.py")
+        run_until_ended(at)
+        assert "Done" in at.success[0].value
+        assert len(at.get("vega_lite_chart")) == 5  # loss, accuracy, boundary, embedding, grads
+        assert float(at.metric[3].value.rstrip("%")) >= 95.0
+        assert any("Training on **local Ray, 2 CPUs**" in c.value for c in at.sidebar.caption)
+        assert engine.default_registry().mode == "ray"
+    finally:
+        engine.reset_default_registry()

@@ -52,23 +52,47 @@ def connect() -> None:
     except ImportError as err:
         raise RuntimeError("LAB_BACKEND=ray needs Ray: pip install -r "
                            "requirements-scale.txt") from err
-    from core.ray_board import NAMESPACE
 
     with _CONNECT_LOCK:
         if ray.is_initialized():
             return
-        env = {"PYTHONPATH": str(ROOT), "LAB_BACKEND": "ray"}
-        for name in ("LAB_DEVICE",):  # what the workers must see as this process does
-            if os.environ.get(name):
-                env[name] = os.environ[name]
-        options: dict[str, Any] = {"namespace": NAMESPACE, "log_to_driver": False,
-                                   "runtime_env": {"env_vars": env}}
-        address = os.environ.get("LAB_RAY_ADDRESS", "").strip()
-        if address:
-            ray.init(address=address, **options)
-        else:
-            _loopback_only()
-            ray.init(num_cpus=local_cpus(), include_dashboard=False, **options)
+        # A local Ray's raylet is killed (PR_SET_PDEATHSIG) when the THREAD that started
+        # it ends, and a Streamlit script thread ends after every rerun. So Ray is started
+        # from a thread of its own that lives as long as the process.
+        failed: list[BaseException] = []
+        ready = threading.Event()
+
+        def hold() -> None:
+            try:
+                _init(ray)
+            except BaseException as err:  # handed to the caller
+                failed.append(err)
+                return
+            finally:
+                ready.set()
+            threading.Event().wait()  # keep the thread (and so the raylet) alive
+
+        threading.Thread(target=hold, name="lab-ray", daemon=True).start()
+        ready.wait()
+        if failed:
+            raise failed[0]
+
+
+def _init(ray: Any) -> None:
+    from core.ray_board import NAMESPACE
+
+    env = {"PYTHONPATH": str(ROOT), "LAB_BACKEND": "ray"}
+    for name in ("LAB_DEVICE",):  # what the workers must see as this process does
+        if os.environ.get(name):
+            env[name] = os.environ[name]
+    options: dict[str, Any] = {"namespace": NAMESPACE, "log_to_driver": False,
+                               "runtime_env": {"env_vars": env}}
+    address = os.environ.get("LAB_RAY_ADDRESS", "").strip()
+    if address:
+        ray.init(address=address, **options)
+    else:
+        _loopback_only()
+        ray.init(num_cpus=local_cpus(), include_dashboard=False, **options)
 
 
 def _loopback_only() -> None:
@@ -98,6 +122,13 @@ def cluster_cpus() -> int:
 
     connect()
     return max(1, int(ray.cluster_resources().get("CPU", 1)))
+
+
+def describe() -> str:
+    """Where runs train, for the sidebar: the cluster and its CPUs."""
+    address = os.environ.get("LAB_RAY_ADDRESS", "").strip()
+    where = f"Ray cluster at {address}" if address else "local Ray"
+    return f"{where}, {cluster_cpus()} CPUs"
 
 
 class RayTrainer:

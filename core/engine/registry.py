@@ -65,9 +65,12 @@ class Registry:
         if mode not in TRAINERS:
             raise ValueError(f"mode must be one of {', '.join(TRAINERS)}; got {mode!r}")
         self.mode = mode
-        if workers is None and mode == "ray" and not os.environ.get("LAB_WORKERS"):
-            from core.engine.ray_trainer import cluster_cpus
-            workers = cluster_cpus()  # one run in flight per CPU of the cluster
+        self.device = device_mod.describe()
+        if mode == "ray":
+            from core.engine import ray_trainer
+            self.device = ray_trainer.describe()
+            if workers is None and not os.environ.get("LAB_WORKERS"):
+                workers = ray_trainer.cluster_cpus()  # one run in flight per CPU there
         self.workers = workers or device_mod.default_workers()
         self.max_queue = max_queue
         self.max_per_session = max_per_session or default_max_per_session()
@@ -76,7 +79,6 @@ class Registry:
                                 else max_run_seconds)
         self.max_runs_in_memory = max_runs_in_memory
         self.disk = DiskCache(cache_dir, max_cache_bytes)
-        self.device = device_mod.describe()
         self._runs: OrderedDict[str, Run] = OrderedDict()
         self._owners: dict[Run, set[str]] = {}  # the page slots watching each run
         self._queue: deque[Run] = deque()
