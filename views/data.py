@@ -4,7 +4,7 @@ from core import catalog, engine
 from core.charts import base
 from core.charts import data as charts
 from core.experiments import active_learning, chinchilla, deduplication, repetition
-from ui import controls, run_panel, talk
+from ui import controls, receipt, run_panel, talk
 
 REP, DEDUP, AL, LAW, ISO = catalog.here(__file__).experiments
 REP_PAGE, DEDUP_PAGE, AL_PAGE, LAW_PAGE, ISO_PAGE = (
@@ -74,6 +74,7 @@ def draw_repetition(view: engine.RunView) -> None:
         cols[2].metric("Fresh (deduplicated)", f"{summary['excess_fresh']:.3f}",
                        help="Excess test loss with the repeated share replaced by fresh data.")
         cols[3].metric("Drop (repeats left out)", f"{summary['excess_drop']:.3f}")
+        receipt.show_for(REP, view.config, None if view.active else summary)
         peak = f"{summary['peak_k']:g}"
         first, last = summary["repeats"][0], summary["repeats"][-1]
         worse = summary["peak_seeds_worse_than_drop"]
@@ -209,6 +210,7 @@ def draw_dedup(view: engine.RunView) -> None:
                        "language model emits verbatim from its training set about "
                        "tenfold, and trained as good or better models in fewer steps. "
                        "Here the gain comes from the compute the copies take away.")
+        receipt.show_for(DEDUP, view.config, None if view.active else summary)
     run_panel.downloads(view, DEDUP_PAGE)
 
 
@@ -284,6 +286,7 @@ def draw_active(view: engine.RunView) -> None:
                        "labels than random picks, though not always; later studies found "
                        "the gains shrink with strong regularization (Munjal et al. 2020) "
                        "and some strategies below random (Gashi et al. 2024).")
+        receipt.show_for(AL, view.config, None if view.active else summary)
         st.dataframe(charts.strategy_table(summary))
         st.caption("Labels to 90 % / 95 %: where the mean curve first gets there (in "
                    "brackets, how many seeds' own curves do). Vs random: the curve's mean "
@@ -429,6 +432,7 @@ def draw_isoflop(view: engine.RunView) -> None:
                     icon=":material/task_alt:")
             elif a is not None:
                 st.caption("Turn on *Check the prediction* in the settings to train it.")
+        receipt.show_for(ISO, view.config, None if view.active else summary)
     run_panel.downloads(view, ISO_PAGE)
 
 
