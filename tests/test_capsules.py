@@ -103,7 +103,8 @@ def test_the_receipt_sets_the_measured_errors_against_the_papers(default_run):
     assert real.holds is True
     assert real.live.startswith(f"test error {s['capsules']['error_percent']:.1f} % with 3 "
                                 f"routing iterations, {s['uniform']['error_percent']:.1f} % "
-                                f"for the uniform control, {s['cnn']['error_percent']:.1f} %")
+                                f"for the uniform control (what one iteration computes), "
+                                f"{s['cnn']['error_percent']:.1f} % for the CNN")
     assert "0.25 % with 3 routing iterations, 0.29 % with 1, 0.39 %" in real.paper
 
     def edited(routing="better", cnn="better", seeds=(0, 1, 2), **config):

@@ -240,8 +240,8 @@ def test_the_mup_receipt_needs_a_still_argmin_and_sliding_sp_curves(mup):
     config = mup_transfer.Config(steps=100)
     real = mup_transfer.EXPERIMENT.receipt(config, mup)
     assert real.holds is True
-    assert real.live.startswith("best learning rate across widths 32–256: muP ")
-    assert f"the SP curves lie {mup['spread_ratio_sp_over_mup']:.1f}× as far apart" in real.live
+    assert real.live.startswith("best learning rate at widths 32, 64, 128, 256: muP ")
+    assert f"SP's curves lie {mup['spread_ratio_sp_over_mup']:.1f}× as far apart" in real.live
 
     def edited(config=config, **changes):
         return mup_transfer.EXPERIMENT.receipt(config, {**mup, **changes})
@@ -250,7 +250,7 @@ def test_the_mup_receipt_needs_a_still_argmin_and_sliding_sp_curves(mup):
     assert moved.holds is False
     assert edited(spread_ratio_sp_over_mup=1.2).holds is False  # the SP curves overlap too
     tie = edited(argmin_shift_steps={"sp": 1, "mup": 1})
-    assert tie.holds is True and "not the optimum, tells them apart" in tie.live
+    assert tie.holds is True and "not the optimum, that sets the two apart" in tie.live
     narrow = edited(mup_transfer.Config(widths=(32, 64)), widths=[32, 64])
     assert narrow.holds is None and "4× apart" in narrow.live
 
@@ -352,7 +352,7 @@ def test_the_page_draws_all_four_parts():
     assert "Reproduced in this run" in paths
     assert "This run: SGD best at" in sweep
     assert "This run: last layer's spread over the first's after 10 layers" in init
-    assert "This run: best learning rate across widths 16–32" in mup
+    assert "This run: best learning rate at widths 16, 32: muP" in mup
     assert "This run cannot tell" in mup  # 16 to 32 is only 2× wider
     assert not at.exception
 

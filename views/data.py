@@ -96,10 +96,6 @@ def draw_repetition(view: engine.RunView) -> None:
             st.info(f"**No hump in this run:** the worst k, {k_text(summary['peak_k'])}, is at "
                     "an end of the sweep. Add k values on both sides of it to see whether the "
                     "damage peaks in between.", icon=":material/insights:")
-        st.caption("Hernandez et al. report that repeating 0.1 % of the data 100 times made "
-                   "an 800M-parameter language model about as good as one half its size, "
-                   "with the harm largest at a middle range of repeat counts. This toy "
-                   "reproduces the shape of that finding, not its scale.")
     left, right = st.columns(2)
     frame = charts.repetition_frame(sweep)
     names = list(sweep["names"])
@@ -206,10 +202,7 @@ def draw_dedup(view: engine.RunView) -> None:
                     f"originals is {summary['train_loss_copied']:.3f}, against "
                     f"{summary['train_loss_not_copied']:.3f} on the rest: the copies are "
                     "memorized, and the steps spent on them are missing elsewhere.")
-            st.caption("Lee et al. report that deduplicated training data cut the text a "
-                       "language model emits verbatim from its training set about "
-                       "tenfold, and trained as good or better models in fewer steps. "
-                       "Here the gain comes from the compute the copies take away.")
+            st.caption("Here the gain comes from the compute the copies take away.")
         receipt.show_for(DEDUP, view.config, None if view.active else summary)
     run_panel.downloads(view, DEDUP_PAGE)
 

@@ -587,7 +587,8 @@ def receipt(config: Config, summary: dict) -> Receipt:
     routing, versus_cnn = summary["routing_vs_uniform"], summary["capsules_vs_cnn"]
     n = len(summary["seeds"])
     live = (f"test error {caps:.1f} % with {config.routing_iterations} routing iterations, "
-            f"{uni:.1f} % for the uniform control, {cnn:.1f} % for the CNN (mean of {n} "
+            f"{uni:.1f} % for the uniform control (what one iteration computes), {cnn:.1f} % "
+            f"for the CNN (mean of {n} "
             f"seed{'' if n == 1 else 's'}; routing ahead in {routing['seeds_better']} of "
             f"{n}, capsules ahead of the CNN in {versus_cnn['seeds_better']} of {n})")
     if summary["routing_is_uniform"]:
@@ -613,7 +614,7 @@ def receipt(config: Config, summary: dict) -> Receipt:
         live=live,
         source="Sabour, Frosst & Hinton 2017, Dynamic Routing Between Capsules; the "
                "uniform control after Paik et al. 2019",
-        smaller=f"scikit-learn's 8×8 digits ({config.train_size} training, {TEST_DIGITS} "
+        smaller=f"scikit-learn's 8×8 digits ({config.train_size:,} training, {TEST_DIGITS} "
                 f"test) instead of 60,000 MNIST images, {summary['primary_capsules']} "
                 f"primary capsules instead of 1,152, {config.epochs} epochs and a CNN of "
                 f"the capsule net's size; with {TEST_DIGITS} test digits one error is "

@@ -413,7 +413,8 @@ def iso_receipt(config: IsoConfig, summary: dict) -> Receipt:
         elif summary["interior_budgets"] < 2:
             live += "; most minima are at an end of the widths: widen the range"
     return Receipt(
-        claim="The compute-optimal model grows with the budget, about as C^0.5",
+        claim="The compute-optimal model size grows with the compute budget, as a power "
+              "of it",
         paper=f"N_opt ∝ C^a with a ≈ {PAPER_A:g} from the isoFLOP profiles and the "
               "envelope of training curves, i.e. about 20 tokens per parameter",
         live=live,

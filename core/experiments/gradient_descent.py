@@ -23,6 +23,7 @@ from core.receipts import Receipt
 GRID = 50  # decision-boundary resolution (GRID x GRID points)
 BLOW_UP = 100.0  # a training loss this many times its first value counts as diverged
 EXACT = 1e-6  # the chain rule agrees with autograd and finite differences to this
+OPTIMIZER_NAMES = {"sgd": "plain SGD", "momentum": "SGD with momentum", "adam": "Adam"}
 
 
 @dataclass(frozen=True)
@@ -222,9 +223,11 @@ def receipt(config: Config, summary: dict) -> Receipt:
         source="Rumelhart, Hinton & Williams 1986, Learning representations by "
                "back-propagating errors",
         smaller=f"the gradient check runs on a 2-2-1 network and one training point; the "
-                f"training, on {config.n_samples} 2D points ({config.dataset}) with "
-                f"{config.hidden_layers} hidden layer(s) of {config.width} and "
-                f"{config.optimizer}, one seed.",
+                f"training uses {config.n_samples:,} 2D points ({config.dataset}, "
+                f"{config.test_fraction:.0%} held out), "
+                + (f"{config.hidden_layers} hidden layer{'' if config.hidden_layers == 1 else 's'} "
+                   f"of {config.width} units" if config.hidden_layers else "a linear model")
+                + f", {OPTIMIZER_NAMES[config.optimizer]} and one seed.",
         holds=holds)
 
 

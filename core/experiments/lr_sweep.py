@@ -199,7 +199,8 @@ def receipt(config: Config, summary: dict) -> Receipt:
               "slowly, too large a one makes the error grow instead of fall",
         live=live,
         source="Goodfellow, Bengio & Courville 2016, Deep Learning, §11.4.1",
-        smaller=f"an MLP with {config.hidden_layers} hidden layer(s) of {config.width} on "
+        smaller=f"an MLP with {config.hidden_layers} hidden "
+                f"layer{'' if config.hidden_layers == 1 else 's'} of {config.width} on "
                 f"{config.n_train:,} of scikit-learn's 8×8 digits, {config.steps} steps, "
                 f"{config.n_lrs} rates and {config.seeds} seeds per optimizer.",
         holds=holds)

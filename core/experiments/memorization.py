@@ -495,9 +495,10 @@ def receipt(config: Config, summary: dict) -> Receipt:
         live=live,
         source="Zhang et al. 2017, Understanding deep learning requires rethinking "
                "generalization",
-        smaller=f"{summary['n_train']} 2D points ({config.dataset}) and a ReLU MLP with "
-                f"{config.hidden_layers} hidden layer(s) of {config.width} instead of "
-                f"images and deep convolutional networks; "
+        smaller=f"{summary['n_train']} 2D training points ({config.dataset}) and a ReLU "
+                f"MLP with {config.hidden_layers} hidden "
+                f"layer{'' if config.hidden_layers == 1 else 's'} of {config.width} units, "
+                f"instead of images and deep convolutional networks; "
                 + ("every training label shuffled" if config.random_labels else
                    f"{config.label_noise:.0%} of the training labels flipped")
                 + ", one seed.",

@@ -276,26 +276,31 @@ def receipt(config: Config, summary: dict) -> Receipt:
     best = summary["best_lr"]
 
     def rates(p: str) -> str:
-        return " → ".join("–" if b is None else f"{b:.2g}" for b in best[p])
+        return ", ".join("–" if b is None else f"{b:.2g}" for b in best[p])
 
-    live = (f"best learning rate across widths {widths[0]}–{widths[-1]}: muP {rates('mup')} "
-            f"({shift['mup']} grid step{'' if shift['mup'] == 1 else 's'}), SP "
-            f"{rates('sp')} ({shift['sp']}); the SP curves lie "
-            + (f"{ratio:.1f}×" if ratio is not None else "–") + " as far apart as muP's")
+    def steps(p: str) -> str:
+        if shift[p] is None:
+            return "–"
+        return f"{shift[p]} grid step{'' if shift[p] == 1 else 's'}"
+
+    live = (f"best learning rate at widths {', '.join(map(str, widths))}: muP {rates('mup')} "
+            f"(moves {steps('mup')}), SP {rates('sp')} (moves {steps('sp')}); SP's curves "
+            f"lie " + (f"{ratio:.1f}×" if ratio is not None else "–")
+            + " as far apart as muP's")
     edge = [b for b in summary["best_lr_index"]["mup"] if b is not None and
             b in (0, len(lrs) - 1)]
     if edge:
-        live += ("; muP's best rate is at an end of the grid at some width, so its "
-                 "optimum may lie past it")
+        live += (". At some width muP's best rate sits at an end of the grid, so its "
+                 "optimum may lie beyond it")
     if widths[-1] < WIDTH_RANGE * widths[0] or shift["mup"] is None or ratio is None:
         holds = None
-        live += (f"; the claim needs widths at least {WIDTH_RANGE}× apart, with no rate "
-                 "diverging everywhere")
+        live += (f". The claim needs widths at least {WIDTH_RANGE}× apart, and some rate "
+                 "that no width diverges at")
     else:
         holds = shift["mup"] <= STAYS and ratio >= SLIDES
         if shift["sp"] is not None and shift["sp"] <= shift["mup"]:
-            live += ("; SP's best rate moves no further than muP's here, so on this task "
-                     "the curves' slide under SP, not the optimum, tells them apart")
+            live += (". SP's best rate moves no further than muP's: on this task it is the "
+                     "slide of SP's curves, not the optimum, that sets the two apart")
     return Receipt(
         claim="Under muP the best learning rate stays put as the network widens; under "
               "the standard parametrization it moves",

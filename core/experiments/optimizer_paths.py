@@ -217,7 +217,7 @@ def receipt(config: Config, summary: dict) -> Receipt:
         if o["diverged_at_step"] is not None:
             return f"diverged at step {o['diverged_at_step']:,}"
         if o["steps_to_tolerance"] is not None:
-            return f"converged in {o['steps_to_tolerance']:,} steps"
+            return f"came within {summary['tolerance']:g} in {o['steps_to_tolerance']:,} steps"
         return f"stayed bounded but short of {summary['tolerance']:g} in {summary['steps_done']:,} steps"
 
     edges = {"gd": summary["gd_edge_lr"], "momentum": summary["momentum_edge_lr"]}
