@@ -57,8 +57,14 @@ def run_until_ended(at: AppTest, timeout: float = 120) -> AppTest:
     return at
 
 
+def receipt_lines(at: AppTest) -> list[str]:
+    """Every receipt line on the page ("Paper: … · This run: …"), top to bottom: a page
+    with several experiments draws one per section."""
+    return [m.value for m in at.markdown if m.value.startswith("Paper: ")]
+
+
 def receipt_line(at: AppTest) -> str:
     """The page's receipt line ("Paper: … · This run: …"; fails when none is drawn)."""
-    lines = [m.value for m in at.markdown if m.value.startswith("Paper: ")]
+    lines = receipt_lines(at)
     assert len(lines) == 1, f"expected one receipt, found {len(lines)}"
     return lines[0]

@@ -11,7 +11,7 @@ import torch
 from core import engine, params
 from core.experiments import capsules as cp
 from tests.apptest_support import (fresh_registry, metric, open_page,  # noqa: F401
-                                   run_until_ended)
+                                   receipt_line, run_until_ended)
 from tests.browser import browser_page, wait_charts
 
 PAGE = "views/capsules.py"
@@ -97,6 +97,32 @@ def test_the_summary_is_json_and_names_the_papers_figures(default_run):
     assert len(s["example"]["lengths"]) == 10
 
 
+def test_the_receipt_sets_the_measured_errors_against_the_papers(default_run):
+    s = default_run.summary
+    real = cp.EXPERIMENT.receipt(cp.Config(), s)
+    assert real.holds is True
+    assert real.live.startswith(f"test error {s['capsules']['error_percent']:.1f} % with 3 "
+                                f"routing iterations, {s['uniform']['error_percent']:.1f} % "
+                                f"for the uniform control (what one iteration computes), "
+                                f"{s['cnn']['error_percent']:.1f} % for the CNN")
+    assert "0.25 % with 3 routing iterations, 0.29 % with 1, 0.39 %" in real.paper
+
+    def edited(routing="better", cnn="better", seeds=(0, 1, 2), **config):
+        summary = {**s, "seeds": list(seeds),
+                   "routing_vs_uniform": {**s["routing_vs_uniform"], "verdict": routing},
+                   "capsules_vs_cnn": {**s["capsules_vs_cnn"], "verdict": cnn}}
+        if config.get("routing_iterations") == 1:
+            summary["routing_is_uniform"] = True
+        return cp.EXPERIMENT.receipt(cp.Config(**config), summary)
+
+    unclear = edited(routing="unclear")
+    assert unclear.holds is False and "not clearly better than uniform" in unclear.live
+    behind = edited(cnn="worse")
+    assert behind.holds is False and "not clearly ahead of the CNN" in behind.live
+    assert edited(seeds=(0,)).holds is None
+    assert edited(routing="identical", routing_iterations=1).holds is None
+
+
 def test_one_iteration_is_exactly_the_uniform_control():
     config = params.build(cp.Config, {"routing_iterations": 1, "epochs": 2,
                                       "train_size": 200, "seeds": 2})
@@ -140,6 +166,9 @@ def test_page_draws_the_run_and_its_comparison():
     assert len(tables) == 2 and list(tables[0].value["seed"]) == [0]
     assert list(tables[1].value["MNIST (paper)"]) == [0.25, 0.29, 0.39]
     assert any("too few to tell" in i.value for i in at.info)  # one seed: no verdict
+    line = receipt_line(at)
+    assert "This run: test error" in line and "mean of 1 seed;" in line
+    assert "This run cannot tell" in line and "0.25 % with 3 routing iterations" in line
     # the view's offset slider picks which precomputed reconstructions are drawn
     at.select_slider(key="caps.view_offset").set_value(-0.1).run()
     assert not at.exception

@@ -10,7 +10,8 @@ import torch
 
 from core import engine, params
 from core.experiments import active_learning, chinchilla, deduplication, repetition
-from tests.apptest_support import fresh_registry, metric, open_page, run_until_ended  # noqa: F401
+from tests.apptest_support import (fresh_registry, metric, open_page,  # noqa: F401
+                                   receipt_lines, run_until_ended)
 from tests.browser import browser_page, wait_charts
 
 PAGE = "views/data.py"
@@ -50,6 +51,25 @@ def test_repetition_hurts_more_than_fresh_data_and_the_harm_peaks_inside(rep):
     assert s["excess"]["1"] < s["peak_excess"]
 
 
+def test_the_repetition_receipt_needs_an_inside_hump_worse_than_dropping(rep):
+    s = rep.summary
+    config = repetition.Config(steps=512, seeds=1, repeats=(1, 16, 64, 256, 4096))
+    real = repetition.EXPERIMENT.receipt(config, s)
+    assert real.holds is True
+    assert real.live.startswith(f"excess test loss worst at k = {s['peak_k']:,.0f} "
+                                f"({s['peak_excess']:.3f}), against {s['excess_fresh']:.3f}")
+
+    def edited(config=config, **changes):
+        return repetition.EXPERIMENT.receipt(config, {**s, **changes})
+
+    edge = edited(peak_interior=False)
+    assert edge.holds is False and "no hump" in edge.live
+    mild = edited(peak_over_drop=-0.01, peak_seeds_worse_than_drop=0)
+    assert mild.holds is False and "not clearly worse than dropping" in mild.live
+    two = edited(repetition.Config(steps=512, seeds=1, repeats=(1, 64)), repeats=[1.0, 64.0])
+    assert two.holds is None
+
+
 def test_subset_sizes_follow_k_and_oversized_k_is_one_example():
     ks, sizes, k_eff = repetition.subset_sizes(repetition.Config(steps=64, batch_size=16,
                                                                  repeats=(1, 8, 5000)))
@@ -84,6 +104,24 @@ def test_removing_the_copies_lowers_the_test_loss_at_equal_compute(dedup):
     assert s["train_loss_copied"] < s["train_loss_not_copied"]  # the copies are memorized
 
 
+def test_the_dedup_receipt_needs_the_copies_found_and_the_loss_lowered(dedup):
+    s, config = dedup.summary, deduplication.Config(steps=400, seeds=2)
+    real = deduplication.EXPERIMENT.receipt(config, s)
+    loss = s["test_loss"]
+    assert real.holds is True
+    assert real.live.startswith(f"test loss {loss['with copies']:.3f} with the copies, "
+                                f"{loss['exact + near removed']:.3f} after removing")
+
+    def edited(**changes):
+        return deduplication.EXPERIMENT.receipt(config, {**s, **changes})
+
+    missed = edited(detection={**s["detection"], "recall": 0.5})
+    assert missed.holds is False and "the search missed 50% of the copies" in missed.live
+    no_gain = edited(dedup_gain=-0.01, seeds_dedup_better=0)
+    assert no_gain.holds is False and "did not clearly lower" in no_gain.live
+    assert edited(detection={**s["detection"], "planted": 0.0}).holds is None
+
+
 def test_without_the_shifted_lookup_shifted_copies_are_missed():
     data = deduplication.plant(deduplication.Config(exact_sources=0, near_sources=20,
                                                     copies=4), seed=0)
@@ -115,6 +153,26 @@ def test_margin_beats_random_over_the_curve_on_most_seeds(al):
     assert sum(s["margin_beats_random_per_seed"]) >= 4
     assert margin["curve_mean"] > s["strategies"]["random"]["curve_mean"] + 0.01
     assert margin["seeds_beating_random"] == sum(s["margin_beats_random_per_seed"])
+
+
+def test_the_active_learning_receipt_follows_margin_against_random(al):
+    s, config = al.summary, active_learning.Config(budget=100, seeds=5)
+    real = active_learning.EXPERIMENT.receipt(config, s)
+    margin = s["strategies"]["margin"]
+    assert real.holds is True
+    assert real.live.startswith(f"margin {100 * margin['gain_over_random']:+.1f} ± ")
+    assert "entropy" in real.live and "cold start" in real.live
+
+    def edited(seeds=5, **changes):
+        strategies = {**s["strategies"], "margin": {**margin, **changes}}
+        return active_learning.EXPERIMENT.receipt(
+            active_learning.Config(budget=100, seeds=seeds),
+            {**s, "strategies": strategies, "seeds": seeds})
+
+    behind = edited(gain_over_random=-0.01, seeds_beating_random=1)
+    assert behind.holds is False and "did not beat random" in behind.live
+    assert edited(seeds_beating_random=2).holds is False  # ahead on average, not in most
+    assert edited(seeds=2, seeds_beating_random=2).holds is None
 
 
 def test_entropy_starts_cold(al):
@@ -176,6 +234,16 @@ def test_the_toy_best_size_grows_with_compute():
     assert s["exponent_a"] is not None and s["exponent_a"] > 0
     assert s["best_size_grows"] and s["n_opt"][-1] > 3 * s["n_opt"][0]
     assert s["predicted_n"] > max(s["n_opt"])
+    config = chinchilla.IsoConfig(seeds=1, budgets=(2.5e7, 1e8, 4e8), widths=(4, 8, 16, 32, 64))
+    real = chinchilla.ISOFLOP.receipt(config, s)
+    assert real.holds is True and f"a = {s['exponent_a']:.2f}" in real.live
+    assert real.live.startswith(f"best size {s['n_opt'][0]:,.0f} → ")
+    shrinking = chinchilla.ISOFLOP.receipt(config, {**s, "best_size_grows": False})
+    assert shrinking.holds is False and "did not grow" in shrinking.live
+    edge = chinchilla.ISOFLOP.receipt(config, {**s, "interior_budgets": 1})
+    assert edge.holds is False and "widen the range" in edge.live
+    one = chinchilla.ISOFLOP.receipt(config, {**s, "n_opt": s["n_opt"][:1], "exponent_a": None})
+    assert one.holds is None
 
 
 def test_the_toy_helpers():
@@ -219,6 +287,12 @@ def test_the_page_draws_every_part():
     assert any("tokens per parameter" in i.value for i in at.info)
     assert len(at.dataframe) == 2  # the strategies and the law's budgets
     assert len(at.get("download_button")) == 10
+    # one receipt per trained section, in page order (the law is computed, not trained)
+    rep, dedup, al, iso = receipt_lines(at)
+    assert "This run: excess test loss worst at k = " in rep
+    assert "This run: test loss " in dedup and "with the copies" in dedup
+    assert "This run: margin " in al and "This run cannot tell" in al  # two seeds
+    assert "This run: best size " in iso and "FLOPs" in iso
 
 
 def test_a_preset_changes_the_config_and_a_bad_value_names_the_field():

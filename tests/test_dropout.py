@@ -3,6 +3,8 @@ order. SCIENCE.md measured on load_digits (300 training images): gap 0.046–0.0
 dropout, 0.041–0.044 with; test log-loss 0.166 → 0.137; small but consistent over 3 seeds.
 Patch dropout 0.5 on the multi-view toy lifts one network's single-view accuracy from ~0.6
 to 0.96–1.0."""
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -11,7 +13,7 @@ from core import engine, params
 from core.experiments import dropout
 from core.experiments.dropout import Config
 from tests.apptest_support import (fresh_registry, metric, open_page,  # noqa: F401
-                                    run_until_ended)
+                                    receipt_line, run_until_ended)
 from tests.browser import browser_page, wait_charts
 
 
@@ -72,6 +74,33 @@ def test_subnetworks_disagree_more_where_the_network_is_wrong(results):
         assert sub["on_wrong"] > sub["on_correct"] + 0.1
 
 
+def test_the_receipt_says_the_digits_effect_is_weak_and_points_to_the_views(results):
+    s = results[0]
+    off, on = s["digits"]["without_dropout"], s["digits"]["with_dropout"]
+    real = dropout.EXPERIMENT.receipt(Config(), s)
+    assert real.holds is True
+    assert real.live.startswith(f"on digits the gap is {off['gap']:.1%} without dropout "
+                                f"and {on['gap']:.1%} with it")
+    # SCIENCE.md: the gap narrows by well under a point; the page says so
+    assert "a weak effect on digits" in real.live
+    single = s["multi_view"]["with_dropout"]["single_view_accuracy"]
+    assert f"to {single:.0%}" in real.live and "multi-view section" in real.live
+
+    def edited(gap_with, loss_with, **config):
+        summary = copy.deepcopy(s)
+        summary["digits"]["with_dropout"].update(gap=gap_with, test_log_loss=loss_with)
+        return dropout.EXPERIMENT.receipt(Config(**config), summary)
+
+    wider = edited(off["gap"] + 0.01, on["test_log_loss"])
+    assert wider.holds is False and "(1.0 points wider)" in wider.live
+    assert edited(on["gap"], off["test_log_loss"] + 0.01).holds is False  # log-loss rose
+    strong = edited(off["gap"] - 0.03, on["test_log_loss"])
+    assert strong.holds is True and "weak" not in strong.live
+    none = edited(on["gap"], on["test_log_loss"], input_dropout=0.0, hidden_dropout=0.0,
+                  patch_dropout=0.0)
+    assert none.holds is None and "multi-view" not in none.live
+
+
 def test_masks_drop_per_instance():
     rates = torch.tensor([0.0, 0.5])
     masks = dropout._masks((2, 2000, 8), rates, torch.Generator().manual_seed(0))
@@ -103,6 +132,9 @@ def test_dropout_page_draws_both_datasets():
                   "Views learned per class, with"):
         assert metric(at, label)
     assert len(at.get("download_button")) == 2
+    line = receipt_line(at)
+    assert f"This run: on digits the gap is {metric(at, 'Gap without dropout')} without" in line
+    assert f"and {metric(at, 'Gap with dropout')} with it" in line
 
 
 def test_dropout_preset_sets_rates():

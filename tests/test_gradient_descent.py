@@ -7,8 +7,10 @@ import numpy as np
 import pytest
 
 from core import backprop, engine
+from core.experiments.gradient_descent import EXPERIMENT as GD
 from core.experiments.gradient_descent import GRID, Config
-from tests.apptest_support import fresh_registry, open_page, run_until_ended  # noqa: F401
+from tests.apptest_support import (fresh_registry, open_page, receipt_line,  # noqa: F401
+                                    run_until_ended)
 from tests.browser import browser_page
 
 
@@ -111,6 +113,27 @@ def test_grad_check_is_in_the_summary(default_run):
     assert default_run.summary["grad_check_max_rel_error"] < 1e-6
 
 
+def test_the_receipt_follows_the_gradient_check_and_the_loss(default_run):
+    s = default_run.summary
+    assert s["first_train_loss"] == pytest.approx(default_run.metrics["train_loss"][1][0],
+                                                  rel=0.2)
+    real = GD.receipt(Config(), s)
+    assert real.holds is True
+    assert real.live.startswith(f"the chain rule matches autograd to a relative "
+                                f"{s['grad_check_max_rel_error']:.0e}; training loss "
+                                f"{s['first_train_loss']:.3g} → {s['final_train_loss']:.3g}")
+
+    def edited(**changes):
+        return GD.receipt(Config(), {**s, **changes})
+
+    off = edited(grad_check_max_rel_error=1e-3)
+    assert off.holds is False and "the hand-computed gradient is off" in off.live
+    flat = edited(final_train_loss=s["first_train_loss"] * 2)
+    assert flat.holds is False and "the loss did not fall" in flat.live
+    blown = edited(diverged=True)
+    assert blown.holds is None and "diverged" in blown.live
+
+
 # =============================================================================================
 # AppTest: the page through Streamlit's AppTest
 # =============================================================================================
@@ -137,6 +160,9 @@ def test_gradient_descent_page_shows_controls_and_streams_charts():
     assert list(forward["quantity"])[-1] == "loss"
     assert len(backward) == 9
     assert (abs(backward["by hand"] - backward["autograd"]) < 1e-9).all()
+    line = receipt_line(at)
+    assert "This run: the chain rule matches autograd" in line and "test accuracy" in line
+    assert "Reproduced in this run" in line
 
 
 def test_a_preset_sets_its_controls():

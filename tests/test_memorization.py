@@ -12,7 +12,8 @@ import torch
 from core import data, engine
 from core.experiments import memorization as memo
 from core.experiments.memorization import Config
-from tests.apptest_support import fresh_registry, open_page, run_until_ended  # noqa: F401
+from tests.apptest_support import (fresh_registry, open_page, receipt_line,  # noqa: F401
+                                    run_until_ended)
 from tests.browser import browser_page, wait_idle
 
 
@@ -214,6 +215,27 @@ def test_regularization_narrows_the_gap_on_noisy_labels(noisy, regularizer):
     assert noisy["memorizes_flipped"] is True and s["memorizes_flipped"] is False
 
 
+def test_the_receipt_follows_how_many_wrong_labels_the_network_reproduces(noisy):
+    config = Config(**NET, steps=1000, label_noise=0.2)
+    real = memo.EXPERIMENTS[1].receipt(config, noisy)
+    assert real.holds is True
+    assert real.live.startswith(f"it reproduces {noisy['memorized_flipped']:.0%} of the "
+                                f"{noisy['n_flipped']} flipped training labels")
+
+    def edited(config=config, **changes):
+        return memo.EXPERIMENTS[1].receipt(config, {**noisy, **changes})
+
+    held = edited(replace(config, weight_decay=0.01), memorized_flipped=0.2)
+    assert held.holds is False and "the regularization held it back" in held.live
+    assert edited(memorized_flipped=0.3).holds is False
+    shuffled = replace(config, random_labels=True, label_noise=0.0)
+    assert edited(shuffled, test_accuracy=noisy["chance"] + 0.05).holds is True
+    above = edited(shuffled, test_accuracy=noisy["chance"] + 0.3)
+    assert above.holds is False and "should sit at chance" in above.live
+    clean = edited(replace(config, label_noise=0.0), memorized_flipped=None, n_flipped=0)
+    assert clean.holds is None and "no training label is wrong" in clean.live
+
+
 def test_each_model_reads_only_its_own_fields():
     config = Config(label_noise=0.3, max_depth=3, width=64, weight_decay=0.01)
     assert memo.for_tree(config) == Config(label_noise=0.3, max_depth=3)
@@ -271,6 +293,8 @@ def test_the_page_shows_both_models_and_memorization_in_numbers():
     assert "(chance: 50.0%)" in texts(at)
     assert any("without weight decay" in i.value for i in at.info)
     assert len(at.get("download_button")) == 4
+    line = receipt_line(at)  # the network's, the page's only one
+    assert "This run: it reproduces" in line and "shuffled training labels" in line
     # tracing another point redraws its path through the rules
     def traced():
         return next(c.value for c in at.code if c.value.startswith(" 1. "))

@@ -13,7 +13,7 @@ from core import engine, params
 from core.experiments import initialization, lr_sweep, mup_transfer, optimizer_paths
 from core.instance_mlp import InstanceMLP, InstanceOptimizer, cross_entropy
 from tests.apptest_support import (fresh_registry, metric, open_page,  # noqa: F401
-                                   run_until_ended)
+                                   receipt_lines, run_until_ended)
 from tests.browser import browser_page, wait_idle
 
 PAGE = "views/optimization.py"
@@ -53,6 +53,21 @@ def test_gd_converges_just_below_two_over_l_and_diverges_just_above():
         assert mom["diverged_at_step"] is None and mom["steps_to_tolerance"] is not None
     mom = next(r for r in below["optimizers"] if r["optimizer"] == "momentum")
     assert mom["steps_to_tolerance"] < gd(below)["steps_to_tolerance"] / 1.5
+
+
+def test_the_paths_receipt_checks_each_edge_against_what_the_optimizer_did():
+    above = done("optimizer_paths", optimizer_paths.Config(lr=0.021))
+    real = optimizer_paths.EXPERIMENT.receipt(optimizer_paths.Config(lr=0.021), above)
+    assert real.holds is True
+    assert real.live.startswith(f"at lr 0.021, GD (edge 0.02) diverged at step "
+                                f"{gd(above)['diverged_at_step']:,}, momentum")
+    # a GD that stayed put past its edge would contradict the analysis
+    calm = {**above, "optimizers": [dict(o, diverged_at_step=None) for o in above["optimizers"]]}
+    wrong = optimizer_paths.EXPERIMENT.receipt(optimizer_paths.Config(lr=0.021), calm)
+    assert wrong.holds is False and "GD did not do what its edge predicts" in wrong.live
+    bent = optimizer_paths.EXPERIMENT.receipt(optimizer_paths.Config(function="rosenbrock"),
+                                              {**above, "function": "rosenbrock"})
+    assert bent.holds is None and "rosenbrock surface" in bent.live
 
 
 def test_the_computed_rate_matches_what_gd_does():
@@ -144,6 +159,25 @@ def test_the_instance_optimizer_matches_torch_optim():
                 assert torch.allclose(mine[i], theirs, atol=1e-6), rule
 
 
+def test_the_sweep_receipt_needs_a_u_and_a_cliff_for_every_optimizer(sweep):
+    real = lr_sweep.EXPERIMENT.receipt(lr_sweep.Config(), sweep)
+    adam = sweep["per_optimizer"]["adam"]
+    assert real.holds is True
+    assert f"Adam best at {adam['best_lr']:.2g}, diverging from " \
+           f"{adam['first_diverged_lr']:.2g}" in real.live
+
+    def edited(name, **changes):
+        per = {k: (dict(v, **changes) if k == name else v)
+               for k, v in sweep["per_optimizer"].items()}
+        return lr_sweep.EXPERIMENT.receipt(lr_sweep.Config(), {**sweep, "per_optimizer": per})
+
+    flat = edited("sgd", interior_best=False, best_index=0, best_lr=sweep["lrs"][0])
+    assert flat.holds is False and "no U with a cliff for SGD" in flat.live
+    short = edited("adam", first_diverged_lr=None, interior_best=False,
+                   best_index=len(sweep["lrs"]) - 1)
+    assert short.holds is None and "raise lr_max" in short.live
+
+
 # --- 3. initialization ----------------------------------------------------------------------
 
 def test_he_keeps_the_spread_and_the_others_vanish_or_explode():
@@ -164,6 +198,25 @@ def test_he_keeps_the_spread_and_the_others_vanish_or_explode():
     assert s["xavier_tanh"]["factor_per_layer"] > 0.9
 
 
+def test_the_init_receipt_holds_only_when_he_alone_keeps_the_spread():
+    summary = done("initialization", initialization.Config())
+    real = initialization.EXPERIMENT.receipt(initialization.Config(), summary)
+    he = summary["schemes"]["he"]["last_over_first_std"]
+    assert real.holds is True and f"He {he:.2g}, 1/fan_in" in real.live
+
+    def edited(name, depth=50, **changes):
+        schemes = {k: (dict(v, **changes) if k == name else v)
+                   for k, v in summary["schemes"].items()}
+        return initialization.EXPERIMENT.receipt(initialization.Config(depth=depth),
+                                                 {**summary, "schemes": schemes,
+                                                  "depth": depth})
+
+    drifted = edited("he", kept=False, last_over_first_std=0.3)
+    assert drifted.holds is False and "He's spread left 0.5–2×" in drifted.live
+    assert edited("he_half", kept=True, last_over_first_std=0.7).holds is False
+    assert edited("he", depth=4).holds is None
+
+
 # --- 4. muP -------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -181,6 +234,25 @@ def test_mup_keeps_the_best_lr_and_the_curves_on_top_of_each_other(mup):
     assert max(mup_low) - min(mup_low) < 0.05
     # tune at 32, train 256: muP's tuned lr is within a step of the best there
     assert abs(mup["transfer"]["mup"]["steps_off"]) <= 1
+
+
+def test_the_mup_receipt_needs_a_still_argmin_and_sliding_sp_curves(mup):
+    config = mup_transfer.Config(steps=100)
+    real = mup_transfer.EXPERIMENT.receipt(config, mup)
+    assert real.holds is True
+    assert real.live.startswith("best learning rate at widths 32, 64, 128, 256: muP ")
+    assert f"SP's curves lie {mup['spread_ratio_sp_over_mup']:.1f}× as far apart" in real.live
+
+    def edited(config=config, **changes):
+        return mup_transfer.EXPERIMENT.receipt(config, {**mup, **changes})
+
+    moved = edited(argmin_shift_steps={"sp": 3, "mup": 3})
+    assert moved.holds is False
+    assert edited(spread_ratio_sp_over_mup=1.2).holds is False  # the SP curves overlap too
+    tie = edited(argmin_shift_steps={"sp": 1, "mup": 1})
+    assert tie.holds is True and "not the optimum, that sets the two apart" in tie.live
+    narrow = edited(mup_transfer.Config(widths=(32, 64)), widths=[32, 64])
+    assert narrow.holds is None and "4× apart" in narrow.live
 
 
 def test_the_coordinate_check_separates_sp_from_mup(mup):
@@ -274,6 +346,14 @@ def test_the_page_draws_all_four_parts():
     assert "grid step" in metric(at, "Best lr moves, muP")
     assert len(at.dataframe) == 5
     assert len(at.get("download_button")) == 8
+    paths, sweep, init, mup = receipt_lines(at)  # one per section, in page order
+    # 60 steps are too few for GD to reach the tolerance, but it stays bounded
+    assert "This run: at lr 0.012, GD (edge 0.02) stayed bounded" in paths
+    assert "Reproduced in this run" in paths
+    assert "This run: SGD best at" in sweep
+    assert "This run: last layer's spread over the first's after 10 layers" in init
+    assert "This run: best learning rate at widths 16, 32: muP" in mup
+    assert "This run cannot tell" in mup  # 16 to 32 is only 2× wider
     assert not at.exception
 
 

@@ -4,7 +4,7 @@ from core import catalog, engine
 from core.charts import base, capsules as charts
 from core.experiments.capsules import (MAX_ENTROPY, MIN_SEEDS, PERTURBATIONS, TEST_DIGITS,
                                        UNIFORM, Config)
-from ui import controls, run_panel, talk
+from ui import controls, receipt, run_panel, talk
 
 PAGE = "caps"
 (EXPERIMENT,) = catalog.here(__file__).experiments
@@ -117,6 +117,7 @@ def draw(view: engine.RunView) -> None:
                    f"{last['winner_coupling_last_iteration']:.3f}",
                    help=f"Uniform is {UNIFORM:g}. Mean over test digits, primary capsules "
                         "and seeds.")
+    receipt.show_for(EXPERIMENT, view.config, None if view.active else view.summary)
 
     left, right = st.columns(2)
     left.altair_chart(talk.sized(charts.epoch_curves(

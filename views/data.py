@@ -4,7 +4,7 @@ from core import catalog, engine
 from core.charts import base
 from core.charts import data as charts
 from core.experiments import active_learning, chinchilla, deduplication, repetition
-from ui import controls, run_panel, talk
+from ui import controls, receipt, run_panel, talk
 
 REP, DEDUP, AL, LAW, ISO = catalog.here(__file__).experiments
 REP_PAGE, DEDUP_PAGE, AL_PAGE, LAW_PAGE, ISO_PAGE = (
@@ -74,6 +74,7 @@ def draw_repetition(view: engine.RunView) -> None:
         cols[2].metric("Fresh (deduplicated)", f"{summary['excess_fresh']:.3f}",
                        help="Excess test loss with the repeated share replaced by fresh data.")
         cols[3].metric("Drop (repeats left out)", f"{summary['excess_drop']:.3f}")
+        receipt.show_for(REP, view.config, None if view.active else summary)
         peak = f"{summary['peak_k']:g}"
         first, last = summary["repeats"][0], summary["repeats"][-1]
         worse = summary["peak_seeds_worse_than_drop"]
@@ -95,10 +96,6 @@ def draw_repetition(view: engine.RunView) -> None:
             st.info(f"**No hump in this run:** the worst k, {k_text(summary['peak_k'])}, is at "
                     "an end of the sweep. Add k values on both sides of it to see whether the "
                     "damage peaks in between.", icon=":material/insights:")
-        st.caption("Hernandez et al. report that repeating 0.1 % of the data 100 times made "
-                   "an 800M-parameter language model about as good as one half its size, "
-                   "with the harm largest at a middle range of repeat counts. This toy "
-                   "reproduces the shape of that finding, not its scale.")
     left, right = st.columns(2)
     frame = charts.repetition_frame(sweep)
     names = list(sweep["names"])
@@ -205,10 +202,8 @@ def draw_dedup(view: engine.RunView) -> None:
                     f"originals is {summary['train_loss_copied']:.3f}, against "
                     f"{summary['train_loss_not_copied']:.3f} on the rest: the copies are "
                     "memorized, and the steps spent on them are missing elsewhere.")
-            st.caption("Lee et al. report that deduplicated training data cut the text a "
-                       "language model emits verbatim from its training set about "
-                       "tenfold, and trained as good or better models in fewer steps. "
-                       "Here the gain comes from the compute the copies take away.")
+            st.caption("Here the gain comes from the compute the copies take away.")
+        receipt.show_for(DEDUP, view.config, None if view.active else summary)
     run_panel.downloads(view, DEDUP_PAGE)
 
 
@@ -284,6 +279,7 @@ def draw_active(view: engine.RunView) -> None:
                        "labels than random picks, though not always; later studies found "
                        "the gains shrink with strong regularization (Munjal et al. 2020) "
                        "and some strategies below random (Gashi et al. 2024).")
+        receipt.show_for(AL, view.config, None if view.active else summary)
         st.dataframe(charts.strategy_table(summary))
         st.caption("Labels to 90 % / 95 %: where the mean curve first gets there (in "
                    "brackets, how many seeds' own curves do). Vs random: the curve's mean "
@@ -429,6 +425,7 @@ def draw_isoflop(view: engine.RunView) -> None:
                     icon=":material/task_alt:")
             elif a is not None:
                 st.caption("Turn on *Check the prediction* in the settings to train it.")
+        receipt.show_for(ISO, view.config, None if view.active else summary)
     run_panel.downloads(view, ISO_PAGE)
 
 

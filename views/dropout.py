@@ -3,7 +3,7 @@ import streamlit as st
 from core import catalog, engine
 from core.charts import base, dropout as charts
 from core.experiments.dropout import SUBNETWORKS, Config
-from ui import controls, run_panel, talk
+from ui import controls, receipt, run_panel, talk
 
 PAGE = "do"
 (EXPERIMENT,) = catalog.here(__file__).experiments
@@ -67,6 +67,7 @@ def draw(view: engine.RunView) -> None:
     st.caption(f"{sizes['n_train']} training images, {sizes['n_test']} test; an MLP with "
                f"{cfg.width} hidden units. Both reach ~100% on the training set; the "
                "dropout one ends a little closer to its training accuracy on the test set.")
+    receipt.show_for(EXPERIMENT, cfg, None if view.active else view.summary)
 
     st.subheader("Multi-view data: hiding views makes the network learn both")
     mv = summary.get("multi_view")

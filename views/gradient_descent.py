@@ -3,7 +3,7 @@ import streamlit as st
 from core import backprop, catalog, data, engine
 from core.charts import base, gradient_descent as charts
 from core.experiments.gradient_descent import Config
-from ui import controls, run_panel, talk
+from ui import controls, receipt, run_panel, talk
 
 PAGE = "gd"
 (EXPERIMENT,) = catalog.here(__file__).experiments
@@ -40,6 +40,7 @@ def draw(view: engine.RunView) -> None:
     cols[1].metric("Test loss", f"{last['test_loss']:.4f}")
     cols[2].metric("Train accuracy", f"{last['train_accuracy']:.1%}")
     cols[3].metric("Test accuracy", f"{last['test_accuracy']:.1%}")
+    receipt.show_for(EXPERIMENT, view.config, None if view.active else view.summary)
 
     left, right = st.columns(2)
     left.altair_chart(talk.sized(base.curves(

@@ -3,7 +3,7 @@ import streamlit as st
 from core import catalog, engine
 from core.charts import base, memorization as charts
 from core.experiments import memorization as memo
-from ui import controls, run_panel, talk
+from ui import controls, receipt, run_panel, talk
 
 PAGE = "mem"
 TREE, NET = catalog.here(__file__).experiments
@@ -122,6 +122,7 @@ def draw_net(view: engine.RunView) -> None:
     cols[3].metric("Test accuracy", pct(last["test_accuracy"]))
     if view.summary and not view.active:
         memorization_note(view.summary, "The network")
+        receipt.show_for(NET, view.config, view.summary)
         if view.config.early_stopping:
             st.caption(f"Early stopping kept the weights of step "
                        f"{view.summary['kept_step']:,} (the lowest test loss).")

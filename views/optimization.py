@@ -3,7 +3,7 @@ import streamlit as st
 from core import catalog, engine
 from core.charts import optimization as charts
 from core.experiments import initialization, lr_sweep, mup_transfer, optimizer_paths
-from ui import controls, run_panel, talk
+from ui import controls, receipt, run_panel, talk
 
 PATHS, SWEEP, INIT, MUP = catalog.here(__file__).experiments
 PATHS_PAGE, SWEEP_PAGE, INIT_PAGE, MUP_PAGE = "opt", "opt_lr", "opt_init", "opt_mup"
@@ -66,6 +66,7 @@ def draw_paths(view: engine.RunView) -> None:
         cols[2].metric("Momentum's edge 2(1+β)/L", fmt(summary["momentum_edge_lr"], ".4g"))
         cols[3].metric("GD at this lr", "stable" if summary["gd_stable"] else "unstable",
                        help=f"lr = {config.lr:g} against 2/L = {edge:.4g}")
+    receipt.show_for(PATHS, config, None if view.active else view.summary)
     upto = st.slider("Show the paths up to step", 1, max(1, config.steps), config.steps,
                      key=f"{PATHS_PAGE}.upto.{config.function}.{config.steps}")
     left, right = st.columns([3, 2])
@@ -157,6 +158,7 @@ def draw_sweep(view: engine.RunView) -> None:
             col.metric(f"Best lr, {names[key]}", fmt(res["best_lr"]),
                        help=f"Lowest mean loss among the rates where no seed diverged: "
                             f"{fmt(res['best_loss'], '.4f')}")
+        receipt.show_for(SWEEP, view.config, None if view.active else summary)
     else:
         snap = view.snapshots.get("sweep")
         if snap is None:
@@ -220,6 +222,7 @@ def draw_init(view: engine.RunView) -> None:
     for col, s in zip(cols, schemes.values()):
         col.metric(s["label"], fmt(s["last_over_first_std"], ".2g"),
                    help="Spread of the last layer's pre-activations over the first's")
+    receipt.show_for(INIT, view.config, None if view.active else summary)
     left, right = st.columns(2)
     left.altair_chart(talk.sized(charts.per_layer_chart(
         charts.layers_frame(summary, "std_per_layer"),
@@ -315,6 +318,7 @@ def draw_mup(view: engine.RunView) -> None:
                         f"SP {fmt(sp, '.3f')}, muP {fmt(mp, '.3f')}")
     cols[3].metric("Wider never worse (muP)",
                    "yes" if summary["wider_is_never_worse"]["mup"] else "no")
+    receipt.show_for(MUP, view.config, None if view.active else summary)
     left, right = st.columns(2)
     left.altair_chart(talk.sized(charts.best_lr_chart(charts.best_frame(summary), summary["lrs"],
                                            "Best learning rate per width")))

@@ -28,6 +28,7 @@ from core.cost import Cost
 from core.experiments import Experiment, Preset
 from core.instance_mlp import InstanceMLP
 from core.params import param, rule
+from core.receipts import Receipt
 
 # --- the fitted law -------------------------------------------------------------------
 
@@ -388,6 +389,45 @@ def _grid(budgets, widths, losses, done) -> dict:
     return {key: np.array(v, float) for key, v in rows.items()}
 
 
+def _flops(c: float) -> str:
+    return f"{c:.2g}".replace("e+0", "e").replace("e+", "e")
+
+
+def iso_receipt(config: IsoConfig, summary: dict) -> Receipt:
+    """The toy's best size per budget: it holds when the best size grows with every
+    budget and at least two budgets have their minimum inside the widths tried; it
+    cannot tell with one budget. The fitted a is reported beside the paper's ≈ 0.5, not
+    tested against it: the toy's exponent is its own."""
+    a, n_opt = summary["exponent_a"], summary["n_opt"]
+    live = ("best size " + " → ".join(f"{n:,.0f}" for n in n_opt) + " parameters over "
+            + " → ".join(_flops(c) for c in summary["budgets"]) + " FLOPs"
+            + (f", a = {a:.2f}" if a is not None else "")
+            + f" ({summary['interior_budgets']} of {len(n_opt)} minima inside the widths)")
+    if len(n_opt) < 2 or a is None:
+        holds = None
+        live += "; one budget: nothing to compare"
+    else:
+        holds = bool(summary["best_size_grows"]) and summary["interior_budgets"] >= 2
+        if not summary["best_size_grows"]:
+            live += "; the best size did not grow with every budget"
+        elif summary["interior_budgets"] < 2:
+            live += "; most minima are at an end of the widths: widen the range"
+    return Receipt(
+        claim="The compute-optimal model size grows with the compute budget, as a power "
+              "of it",
+        paper=f"N_opt ∝ C^a with a ≈ {PAPER_A:g} from the isoFLOP profiles and the "
+              "envelope of training curves, i.e. about 20 tokens per parameter",
+        live=live,
+        source="Hoffmann et al. 2022, Training Compute-Optimal Large Language Models",
+        smaller=f"ReLU MLPs 8 → w → w → 1 (w from {min(config.widths)} to "
+                f"{max(config.widths)}) fitting a random tanh teacher, budgets "
+                f"{_flops(min(config.budgets))}–{_flops(max(config.budgets))} FLOPs, "
+                f"{config.seeds} seed{'' if config.seeds == 1 else 's'}, instead of "
+                "language models up to 16B parameters; the toy's exponent is its own and "
+                "is not held to the paper's.",
+        holds=holds)
+
+
 ISOFLOP_PRESETS = (
     Preset("Default sweep",
            "Three budgets, five widths, 2 seeds.",
@@ -414,6 +454,7 @@ ISOFLOP = Experiment(
     small={"budgets": [1e5, 4e5], "widths": [2, 4, 8], "seeds": 1, "steps_max": 20,
            "check_budget": 1e6},
     presets=ISOFLOP_PRESETS,
+    receipt=iso_receipt,
 )
 
 EXPERIMENTS = [LAW, ISOFLOP]

@@ -29,9 +29,11 @@ from core import cost as work
 from core.cost import Cost
 from core.experiments import Experiment, Preset
 from core.params import param
+from core.receipts import Receipt
 
 LEARNED = 0.5
 SUBNETWORKS = 20
+WEAK_NARROWING = 0.01  # a digits gap that narrows by less than one point is a weak effect
 
 
 @dataclass(frozen=True)
@@ -251,6 +253,44 @@ def run(config: Config, report) -> dict:
             "eval_deterministic": digits["eval_deterministic"]}
 
 
+def receipt(config: Config, summary: dict) -> Receipt:
+    """The digits gap without and with dropout: it holds when dropout narrows the
+    train-test gap and lowers the test log-loss; it says the effect is weak when the gap
+    narrows by less than a point, and points to the multi-view section, where hiding
+    patches changes single-view accuracy a lot. It cannot tell with digits dropout off."""
+    off, on = summary["digits"]["without_dropout"], summary["digits"]["with_dropout"]
+    narrowing = off["gap"] - on["gap"]
+    live = (f"on digits the gap is {off['gap']:.1%} without dropout and {on['gap']:.1%} "
+            f"with it ({100 * abs(narrowing):.1f} points "
+            f"{'narrower' if narrowing >= 0 else 'wider'}), test log-loss "
+            f"{off['test_log_loss']:.3f} → {on['test_log_loss']:.3f}")
+    if config.input_dropout == 0 and config.hidden_dropout == 0:
+        holds = None
+        live += "; digits dropout is off, so both networks train alike"
+    else:
+        holds = narrowing > 0 and on["test_log_loss"] < off["test_log_loss"]
+        if holds and narrowing < WEAK_NARROWING:
+            live += ": the right direction, but a weak effect on digits"
+    mv_off, mv_on = summary["multi_view"]["without_dropout"], summary["multi_view"]["with_dropout"]
+    if config.patch_dropout > 0:
+        live += (f". The striking version is in the multi-view section below: hiding "
+                 f"whole patches takes single-view accuracy from "
+                 f"{mv_off['single_view_accuracy']:.0%} to "
+                 f"{mv_on['single_view_accuracy']:.0%}")
+    return Receipt(
+        claim="Dropout narrows the gap between training and test accuracy",
+        paper="dropout lowered test error in every domain tried (digits, objects in "
+              "photos, speech, text), with the gains largest where networks overfit",
+        live=live,
+        source="Srivastava et al. 2014, Dropout: A Simple Way to Prevent Neural Networks "
+               "from Overfitting",
+        smaller=f"{config.n_train} training images of scikit-learn's 8×8 digits, one "
+                f"hidden layer of {config.width} units and {config.steps} full-batch Adam "
+                f"steps, one seed, instead of MNIST and larger benchmarks; with so few "
+                f"test errors to remove, the gap moves by tenths of a point.",
+        holds=holds)
+
+
 # the work of a run, for core.cost: it grows as the run's compute does
 def _dropout_work(c) -> float:
     return work.steps(
@@ -288,4 +328,5 @@ EXPERIMENT = Experiment(
     small={"n_train": 60, "width": 16, "steps": 10, "mv_steps": 10, "mv_classes": 3},
     diverge_hint="Lower the learning rate (lr).",
     presets=PRESETS,
+    receipt=receipt,
 )

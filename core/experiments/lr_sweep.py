@@ -22,6 +22,7 @@ from core.experiments import Experiment, Preset
 from core.instance_mlp import (SWEEP_RULES, InstanceMLP, InstanceOptimizer, batch_orders,
                                cross_entropy, digits, full_losses, lr_grid)
 from core.params import param
+from core.receipts import Receipt
 
 OPTIMIZERS = ("sgd", "momentum", "adam")
 NAMES = {"sgd": "SGD", "momentum": "SGD + momentum", "adam": "Adam"}
@@ -164,6 +165,47 @@ def summarize_optimizer(lrs: list[float], final: np.ndarray, bad: np.ndarray,
             "diverged_runs": int(bad.sum())}
 
 
+def receipt(config: Config, summary: dict) -> Receipt:
+    """Each optimizer's best rate and the first rate where a seed diverged: it holds
+    when every optimizer's best rate lies inside the grid and some larger rate diverged
+    (a U with a cliff on its right); it cannot tell when no rate diverged and the best
+    is the largest (the grid ends before the cliff)."""
+    per = summary["per_optimizer"]
+    parts, missing = [], []
+    for key, res in per.items():
+        name = summary["names"][key]
+        cliff = res["first_diverged_lr"]
+        best = "none" if res["best_lr"] is None else f"{res['best_lr']:.2g}"
+        parts.append(f"{name} best at {best}, diverging from "
+                     + ("–" if cliff is None else f"{cliff:.2g}"))
+        if not (res["interior_best"] and cliff is not None):
+            missing.append(name)
+    live = "; ".join(parts)
+    if summary["sgd_over_adam_best_lr"] is not None:
+        live += f" (Adam's best rate {summary['sgd_over_adam_best_lr']:.0f}× below SGD's)"
+    short = [summary["names"][k] for k, r in per.items()
+             if r["first_diverged_lr"] is None and r["best_index"] == len(summary["lrs"]) - 1]
+    if short:
+        holds = None
+        live += f"; the grid ends before {', '.join(short)} diverged: raise lr_max"
+    else:
+        holds = not missing
+        if missing:
+            live += f"; no U with a cliff for {', '.join(missing)}"
+    return Receipt(
+        claim="Final loss against the learning rate is a U, with a cliff just past the "
+              "best rate",
+        paper="training error is U-shaped in the learning rate: too small a rate learns "
+              "slowly, too large a one makes the error grow instead of fall",
+        live=live,
+        source="Goodfellow, Bengio & Courville 2016, Deep Learning, §11.4.1",
+        smaller=f"an MLP with {config.hidden_layers} hidden "
+                f"layer{'' if config.hidden_layers == 1 else 's'} of {config.width} on "
+                f"{config.n_train:,} of scikit-learn's 8×8 digits, {config.steps} steps, "
+                f"{config.n_lrs} rates and {config.seeds} seeds per optimizer.",
+        holds=holds)
+
+
 PRESETS = (
     Preset("Finer grid",
            "Four rates per decade instead of two: the bottom of each U and its cliff come "
@@ -193,4 +235,5 @@ EXPERIMENT = Experiment(
     small={"n_lrs": 4, "seeds": 1, "steps": 5, "n_train": 200, "batch_size": 32,
            "width": 16},
     presets=PRESETS,
+    receipt=receipt,
 )

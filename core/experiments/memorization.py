@@ -27,8 +27,10 @@ from core import cost as work
 from core.cost import Cost
 from core.experiments import Experiment, Preset
 from core.params import param
+from core.receipts import Receipt
 
 MEMORIZED = 0.5  # a model that reproduces this share of the wrong labels memorized them
+AT_CHANCE = 0.15  # on shuffled labels, test accuracy within this of chance is "at chance"
 GRID = 200  # the region map: GRID x GRID points, also drawn as GRID x GRID pixels
 REFINE = 4  # cells that hold a region boundary are sampled 4 x 4 times more densely
 BITS = 52  # activation bits per packed word (a float64 holds integers < 2**53 exactly)
@@ -465,6 +467,44 @@ def run_net(config: Config, report) -> dict:
     }
 
 
+def receipt(config: Config, summary: dict) -> Receipt:
+    """How many of the wrong training labels the network reproduces: it holds when it
+    reproduces at least half of them (and, with shuffled labels, stays within 15 points
+    of chance on the test set); it cannot tell when no training label is wrong."""
+    share, wrong = summary["memorized_flipped"], summary["n_flipped"]
+    what = "shuffled" if config.random_labels else "flipped"
+    live = (f"train accuracy {summary['train_accuracy']:.0%}, test "
+            f"{summary['test_accuracy']:.0%} (chance {summary['chance']:.0%})")
+    if share is None:
+        holds = None
+        live += "; no training label is wrong, so there is no noise to memorize"
+    else:
+        live = f"it reproduces {share:.0%} of the {wrong} {what} training labels; " + live
+        holds = share >= MEMORIZED
+        if config.random_labels and abs(summary["test_accuracy"] - summary["chance"]) > AT_CHANCE:
+            holds = False
+            live += "; on shuffled labels the test accuracy should sit at chance"
+        if not share >= MEMORIZED and is_regularized(config):
+            live += "; the regularization held it back (compared below)"
+        elif not share >= MEMORIZED:
+            live += "; too few units or steps to store the noise"
+    return Receipt(
+        claim="A network with enough units memorizes labels that are pure noise",
+        paper="networks on CIFAR-10 and ImageNet fit completely random labels down to "
+              "zero training error, while their test accuracy stays at chance",
+        live=live,
+        source="Zhang et al. 2017, Understanding deep learning requires rethinking "
+               "generalization",
+        smaller=f"{summary['n_train']} 2D training points ({config.dataset}) and a ReLU "
+                f"MLP with {config.hidden_layers} hidden "
+                f"layer{'' if config.hidden_layers == 1 else 's'} of {config.width} units, "
+                f"instead of images and deep convolutional networks; "
+                + ("every training label shuffled" if config.random_labels else
+                   f"{config.label_noise:.0%} of the training labels flipped")
+                + ", one seed.",
+        holds=holds)
+
+
 # the work of a run, for core.cost: it grows as the run's compute does
 def _tree_bins_work(c) -> float:
     return 1e4 + c.n_samples
@@ -517,5 +557,5 @@ EXPERIMENTS = [
                run=run_net, cost=Cost(2.35, _relu_regions_work), version=3,
                diverge_hint="Lower the learning rate (lr).",
                small={"n_samples": 60, "steps": 10},
-               presets=PRESETS, page_runs=page_runs),
+               presets=PRESETS, page_runs=page_runs, receipt=receipt),
 ]

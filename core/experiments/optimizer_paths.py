@@ -28,6 +28,7 @@ from core import cost as work
 from core.cost import Cost
 from core.experiments import Experiment, Preset
 from core.params import param
+from core.receipts import Receipt
 
 OPTIMIZERS = ("gd", "momentum", "nesterov", "rmsprop", "adam")
 NAMES = {"gd": "GD", "momentum": "Momentum", "nesterov": "Nesterov", "rmsprop": "RMSProp",
@@ -205,6 +206,47 @@ def run(config: Config, report) -> dict:
     }
 
 
+def receipt(config: Config, summary: dict) -> Receipt:
+    """The computed stability edges of GD (2/L) and momentum (2(1+β)/L) against what
+    the two did at this run's learning rate: it holds when each diverged exactly when its
+    rate was past its edge; on the other surfaces (no single curvature) it cannot tell."""
+    rows = {o["optimizer"]: o for o in summary["optimizers"]}
+
+    def did(name: str) -> str:
+        o = rows[name]
+        if o["diverged_at_step"] is not None:
+            return f"diverged at step {o['diverged_at_step']:,}"
+        if o["steps_to_tolerance"] is not None:
+            return f"came within {summary['tolerance']:g} in {o['steps_to_tolerance']:,} steps"
+        return f"stayed bounded but short of {summary['tolerance']:g} in {summary['steps_done']:,} steps"
+
+    edges = {"gd": summary["gd_edge_lr"], "momentum": summary["momentum_edge_lr"]}
+    live = (f"at lr {config.lr:g}, GD (edge {edges['gd']:.3g}) {did('gd')}, momentum "
+            f"(β = {config.momentum:g}, edge {edges['momentum']:.3g}) {did('momentum')}")
+    if summary["function"] != "quadratic":
+        holds = None
+        live += (f"; on the {summary['function']} surface the curvature changes along the "
+                 "path, so the edges at the minimum do not bound it")
+    else:
+        wrong = [name for name in ("gd", "momentum")
+                 if (rows[name]["diverged_at_step"] is not None) != (config.lr >= edges[name])]
+        holds = not wrong
+        for name in wrong:
+            live += f"; {NAMES[name]} did not do what its edge predicts"
+    return Receipt(
+        claim="On a quadratic, gradient descent is stable only below lr = 2/L, and "
+              "momentum up to 2(1 + β)/L",
+        paper="GD converges exactly when 0 < lr·λ < 2 for every curvature λ, heavy-ball "
+              "momentum when 0 < lr·λ < 2(1 + β), and a well-chosen momentum needs far "
+              "fewer steps on an ill-conditioned valley",
+        live=live,
+        source="Goh 2017, Why Momentum Really Works (Distill)",
+        smaller=f"a 2-D surface, {summary['steps_done']:,} steps and one learning rate at a "
+                "time (the presets step across the edge); Goh's analysis holds in any "
+                "dimension, for the largest curvature L.",
+        holds=holds)
+
+
 PRESETS = (
     Preset("Just below 2/L",
            "lr 0.019: GD zig-zags across the valley but settles.",
@@ -230,4 +272,5 @@ EXPERIMENT = Experiment(
     diverge_hint="Lower the learning rate (lr).",
     small={"steps": 20},
     presets=PRESETS,
+    receipt=receipt,
 )
