@@ -256,3 +256,48 @@ def test_a_writer_killed_mid_write_leaves_no_entry_that_a_restart_serves(tmp_pat
         os.utime(path, (1000, 1000))
     assert DiskCache(tmp_path).remove_stale_temporaries() == 0  # done at start already
     assert list(tmp_path.glob(".tmp-*")) == []
+
+
+def test_replicas_writing_one_folder_at_once_never_serve_a_mixed_entry(tmp_path):
+    """Replicas share LAB_CACHE_DIR (README, Scaling out): two writers saving the same
+    key at once, and a reader, see a whole entry or none, never one writer's JSON with
+    the other's arrays (the JSON holds the checksum of its own .npz)."""
+    import threading
+
+    writers = [DiskCache(tmp_path), DiskCache(tmp_path)]
+    reader = DiskCache(tmp_path)
+    stop = threading.Event()
+    seen, bad = [], []
+
+    def write(w: int) -> None:
+        for i in range(40):
+            tag = 1000 * w + i
+            writers[w].save("shared", {**META, "summary": {"tag": tag}},
+                            {"loss": ([1], [float(tag)])},
+                            {"w": np.full((64, 64), tag, dtype=np.float32)})
+
+    def read() -> None:
+        while not stop.is_set():
+            record = reader.load("shared")
+            if record is None:
+                continue
+            tag = record["summary"]["tag"]
+            seen.append(tag)
+            if record["metrics"]["loss"][1] != [float(tag)] or \
+                    not (record["snapshots"]["w"] == tag).all():
+                bad.append(tag)
+
+    threads = [threading.Thread(target=write, args=(w,)) for w in (0, 1)]
+    looker = threading.Thread(target=read)
+    looker.start()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    stop.set()
+    looker.join()
+    assert bad == [], f"mixed entries served: {bad[:5]}"
+    assert seen, "the reader never saw an entry"
+    last = DiskCache(tmp_path).load("shared")
+    assert last is None or last["summary"]["tag"] in (39, 1039)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tmp")]

@@ -141,6 +141,23 @@ def test_two_replicas_that_start_one_configuration_share_one_training(replicas):
         assert registry.disk.load(run.key) is not None
 
 
+def test_replicas_that_share_a_cache_folder_serve_a_finished_run_from_it(ray_cluster,
+                                                                       tmp_path):
+    shared = tmp_path / "shared-cache"
+    first, second = (engine.Registry(mode="ray", cache_dir=shared) for _ in range(2))
+    try:
+        config = gd_config(800, seed=19)
+        trained = first.start(GD, config)
+        assert trained.wait(120) and trained.status == DONE, trained.error
+        served = second.start(GD, config)
+        assert served.from_cache and served.status == DONE  # from the folder, not Ray
+        assert served.summary == trained.summary
+        assert len(ray_trainer.boards_followed[trained.key]) == 1
+    finally:
+        first.shutdown()
+        second.shutdown()
+
+
 def test_a_cancel_in_one_replica_leaves_the_other_training(replicas, ray_cluster):
     config = long_config(12)
     mine, theirs = (registry.start(GD, config) for registry in replicas)

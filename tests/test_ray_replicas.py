@@ -9,10 +9,12 @@ Skips without Ray, fails under REQUIRE_RAY=1 (CI).
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -63,13 +65,49 @@ def head():
     try:
         yield f"127.0.0.1:{port}", env
     finally:
-        subprocess.run([str(ray_cli), "stop", "--force"], env=env, capture_output=True,
-                       timeout=120)
+        stop_cluster(temp)  # this cluster only: `ray stop` would stop every Ray here
         shutil.rmtree(temp, ignore_errors=True)
 
 
+def stop_cluster(temp: str) -> None:
+    """End the processes of the cluster whose folder is `temp` (they name it in their
+    command line) and everything they started (Ray's agents and workers)."""
+    procs = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes()
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            procs[int(entry.name)] = (ppid, temp.encode() in cmdline)
+    doomed = {pid for pid, (_, ours) in procs.items() if ours}
+    grew = True
+    while grew:
+        children = {pid for pid, (ppid, _) in procs.items() if ppid in doomed} - doomed
+        grew = bool(children)
+        doomed |= children
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in doomed:
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(alive(p) for p in doomed):
+            time.sleep(0.2)
+
+
+def alive(pid: int) -> bool:
+    """Running (a zombie has ended; its parent has not collected it yet)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
 def test_two_replica_processes_share_one_training(head):
-    import time
     address, env = head
     env = {**env, "LAB_BACKEND": "ray", "LAB_RAY_ADDRESS": address,
            "PYTHONPATH": str(ROOT)}
