@@ -81,7 +81,7 @@ def draw(view: engine.RunView) -> None:
         frames["dims"], frames["per_model"],
         "Feature dimensionality D_i = ‖W_i‖² / Σ_j (Ŵ_i·W_j)²")))
     left.caption("A feature with a dimension to itself has D = 1; one of an antipodal pair "
-                 "½; one of a pentagon 2/5. The black line: hidden dimensions per "
+                 "½; one of a pentagon 2/5. The grey line: hidden dimensions per "
                  "feature, m / ‖W‖²_F.")
     losses = charts.instance_loss_frame(view.metrics, sparsities)
     right.altair_chart(talk.sized(charts.instance_losses(losses, "Loss of every model instance",

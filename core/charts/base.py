@@ -10,6 +10,20 @@ MAX_POINTS = 2000  # every redraw sends all of a chart's data: keep curves short
 CLASS_COLORS = alt.Scale(domain=["0", "1"], range=["#1f77b4", "#d62728"])
 SPLIT_COLORS = alt.Scale(domain=["train", "test"], range=["#1f77b4", "#d62728"])
 SET_SHAPES = alt.Scale(domain=["train", "test"], range=["circle", "triangle-up"])
+# Streamlit draws charts on a light or a dark background (its theme): marks that annotate
+# (reference lines, their labels, subtitles, outlines) take a mid grey that reads on both,
+# where black, #333 or #555 vanish on dark and Vega's default subtitle and text are black.
+NEUTRAL = "#888"
+# a shape legend's symbols are drawn black unless told otherwise: grey reads on both
+SHAPE_LEGEND = {"symbolFillColor": NEUTRAL, "symbolStrokeColor": NEUTRAL}
+# viridis without its darkest fifth: lines and dots keep the scheme's order, and its dark
+# end (#440154) no longer sinks into a dark background
+VIRIDIS = alt.SchemeParams(name="viridis", extent=[0.2, 1])
+
+
+def titled(title: str, subtitle: str = "") -> alt.Title:
+    """A chart title with a subtitle in NEUTRAL (Streamlit's theme colours the title only)."""
+    return alt.Title(title, subtitle=subtitle, subtitleColor=NEUTRAL)
 
 
 def one_color(name: str, color: str) -> alt.Scale:
@@ -97,9 +111,9 @@ def step_marks(curve: alt.Chart, marks: dict[str, int | None]) -> alt.LayerChart
     rows = [{"step": s, "label": name} for name, s in marks.items() if s]
     if not rows:
         return alt.layer(curve)
-    rules = alt.Chart(pd.DataFrame(rows)).mark_rule(strokeDash=[4, 3], color="#555").encode(
+    rules = alt.Chart(pd.DataFrame(rows)).mark_rule(strokeDash=[4, 3], color=NEUTRAL).encode(
         x="step:Q", tooltip=["label:N", "step:Q"])
-    text = alt.Chart(pd.DataFrame(rows)).mark_text(align="left", dx=4, dy=8, color="#333",
+    text = alt.Chart(pd.DataFrame(rows)).mark_text(align="left", dx=4, dy=8, color=NEUTRAL,
                                                    baseline="top").encode(
         x="step:Q", y=alt.value(0), text="label:N")
     return alt.layer(curve, rules, text)
@@ -120,7 +134,8 @@ def scatter(points: pd.DataFrame, title: str, x_title: str, y_title: str,
         x=alt.X("x:Q", title=x_title, scale=alt.Scale(zero=False)),
         y=alt.Y("y:Q", title=y_title, scale=alt.Scale(zero=False)),
         color=alt.Color("class:N", scale=CLASS_COLORS, title="class"),
-        shape=alt.Shape("set:N", scale=SET_SHAPES, title=None),
+        shape=alt.Shape("set:N", scale=SET_SHAPES, title=None,
+                        legend=alt.Legend(**SHAPE_LEGEND)),
         tooltip=["class:N", "set:N"],
     )
 
@@ -154,8 +169,8 @@ def reference_line(y: float, label: str) -> list[alt.Chart]:
     """A dashed horizontal line at `y` with its label at the right end (a floor, a
     ceiling: a value the curves are read against)."""
     ref = pd.DataFrame({"y": [y], "label": [label]})
-    return [alt.Chart(ref).mark_rule(strokeDash=[5, 4], color="#555").encode(y="y:Q"),
-            alt.Chart(ref).mark_text(align="right", dx=-4, dy=-6, color="#555",
+    return [alt.Chart(ref).mark_rule(strokeDash=[5, 4], color=NEUTRAL).encode(y="y:Q"),
+            alt.Chart(ref).mark_text(align="right", dx=-4, dy=-6, color=NEUTRAL,
                                      fontSize=11).encode(x=alt.value("width"), y="y:Q",
                                                          text="label:N")]
 

@@ -7,7 +7,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from core.charts.base import heatmap, metrics_long
+from core.charts.base import NEUTRAL, heatmap, metrics_long
 
 MODELS = {"capsules": "capsule net (routing)", "uniform": "uniform control",
           "cnn": "plain CNN"}
@@ -110,9 +110,9 @@ def iteration_chart(frame: pd.DataFrame, title: str, y_title: str, level: float,
         color=alt.Color("series:N", title=None, scale=ITERATION_COLORS, legend=None),
         tooltip=["series:N", "iteration:Q", alt.Tooltip("value:Q", format=".4f")])
     level_frame = pd.DataFrame({"value": [level], "label": [level_label]})
-    rule = alt.Chart(level_frame).mark_rule(strokeDash=[4, 3], color="#555").encode(
+    rule = alt.Chart(level_frame).mark_rule(strokeDash=[4, 3], color=NEUTRAL).encode(
         y="value:Q", tooltip=["label:N", alt.Tooltip("value:Q", format=".4f")])
-    text = alt.Chart(level_frame).mark_text(align="left", dx=4, dy=-6, color="#333").encode(
+    text = alt.Chart(level_frame).mark_text(align="left", dx=4, dy=-6, color=NEUTRAL).encode(
         y="value:Q", x=alt.value(0), text="label:N")
     return alt.layer(lines, rule, text)
 
@@ -133,7 +133,7 @@ def length_bars(lengths: np.ndarray, predicted: int, label: int, title: str,
                                         range=["#d62728", "#9e9e9e"])),
         tooltip=["digit:N", alt.Tooltip("length:Q", format=".3f")])
     margins = pd.DataFrame({"length": [0.9, 0.1], "label": ["m+ 0.9", "m− 0.1"]})
-    rules = alt.Chart(margins).mark_rule(strokeDash=[4, 3], color="#555").encode(
+    rules = alt.Chart(margins).mark_rule(strokeDash=[4, 3], color=NEUTRAL).encode(
         y="length:Q", tooltip=["label:N"])
     return alt.layer(bars, rules)
 

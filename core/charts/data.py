@@ -148,7 +148,8 @@ def image_grid(cells: pd.DataFrame, labels: pd.DataFrame, title: str, columns: i
                                                               range=["white", "black"]),
                                   legend=None), tooltip=alt.value(None))
     text = alt.Chart(labels).mark_text(fontSize=10, baseline="middle", align="center",
-                                       dx=-cell / 2).encode(x=x, y=y, text="text:N")
+                                       dx=-cell / 2, color=base.NEUTRAL).encode(
+        x=x, y=y, text="text:N")
     return alt.layer(pixels, text, title=title).properties(
         width=alt.Step(cell), height=alt.Step(cell)).configure_view(stroke=None)
 
@@ -221,8 +222,8 @@ def dedup_loss_bars(frame: pd.DataFrame, title: str, height: int = 200) -> alt.L
         tooltip=["condition:N", alt.Tooltip("loss:Q", format=".4f"),
                  alt.Tooltip("size:Q", title="training images", format=",.0f"),
                  alt.Tooltip("accuracy:Q", format=".1%")])
-    whisk = alt.Chart(frame).mark_rule(color="black").encode(x="low:Q", x2="high:Q", y=y)
-    text = alt.Chart(frame).mark_text(align="left", dx=4).encode(
+    whisk = alt.Chart(frame).mark_rule(color=base.NEUTRAL).encode(x="low:Q", x2="high:Q", y=y)
+    text = alt.Chart(frame).mark_text(align="left", dx=4, color=base.NEUTRAL).encode(
         x="high:Q", y=y, text=alt.Text("loss:Q", format=".3f"))
     return alt.layer(bars, whisk, text, title=title, height=height)
 
@@ -328,7 +329,7 @@ def _count_axis(values: pd.Series) -> alt.Axis:
 
 def _budget_color(frame: pd.DataFrame) -> alt.Color:
     order = list(dict.fromkeys(frame.sort_values("order")["budget"]))
-    return alt.Color("budget:N", sort=order, scale=alt.Scale(scheme="viridis"), title=None,
+    return alt.Color("budget:N", sort=order, scale=alt.Scale(scheme=base.VIRIDIS), title=None,
                      legend=alt.Legend(orient="bottom", columns=min(4, max(1, len(order)))))
 
 
@@ -369,8 +370,8 @@ def ratio_chart(optima: pd.DataFrame, rule_of_thumb: float, title: str,
         tooltip=[alt.Tooltip("order:Q", title="C", format=".2g"),
                  alt.Tooltip("ratio:Q", format=".1f")])
     ref = pd.DataFrame({"y": [rule_of_thumb], "label": [f"{rule_of_thumb:g} tokens per parameter"]})
-    rule = alt.Chart(ref).mark_rule(strokeDash=[5, 4], color="#555").encode(y="y:Q")
-    text = alt.Chart(ref).mark_text(align="left", dx=4, dy=-6, color="#555",
+    rule = alt.Chart(ref).mark_rule(strokeDash=[5, 4], color=base.NEUTRAL).encode(y="y:Q")
+    text = alt.Chart(ref).mark_text(align="left", dx=4, dy=-6, color=base.NEUTRAL,
                                     fontSize=11).encode(x=alt.value(4), y="y:Q", text="label:N")
     return alt.layer(line, rule, text, title=title, height=height)
 

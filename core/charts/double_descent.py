@@ -6,7 +6,8 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from core.charts.base import SPLIT_COLORS, one_color, symmetric_limit, vectors_from_origin
+from core.charts.base import (NEUTRAL, SPLIT_COLORS, one_color, symmetric_limit, titled,
+                              vectors_from_origin)
 
 EXAMPLE_COLOR, FEATURE_COLOR = "#ff7f0e", "#2ca02c"
 REPEAT_COLORS = alt.Scale(domain=["repeated example", "unique example"],
@@ -80,10 +81,11 @@ def double_descent_curve(frame: pd.DataFrame, peak: int | None, chosen: int | No
     if peak is not None:
         top = frame[(frame["series"] == "test") & (frame["train_size"] == peak)]
         layers.append(alt.Chart(top).mark_point(shape="triangle-down", size=220, filled=True,
-                                                color="black", yOffset=-14).encode(
+                                                color=NEUTRAL, yOffset=-14).encode(
             x="train_size:Q", y="value:Q"))
         layers.append(alt.Chart(top.assign(label=f"peak T={peak}")).mark_text(
-            dy=-30, fontWeight="bold").encode(x="train_size:Q", y="value:Q", text="label:N"))
+            dy=-30, fontWeight="bold", color=NEUTRAL).encode(
+            x="train_size:Q", y="value:Q", text="label:N"))
     return alt.layer(*layers, title=title, height=height)
 
 
@@ -105,7 +107,7 @@ def plane_vectors(frame: pd.DataFrame, title: str, subtitle: str = "", height: i
         base, line={"strokeWidth": 1.2, "opacity": 0.5}, dot={"opacity": 0.9},
         dot_size=alt.Size("dim:Q", scale=alt.Scale(domain=[0, 1], range=[12, 160]),
                           legend=None))
-    return alt.layer(*layers, title=alt.Title(title, subtitle=subtitle),
+    return alt.layer(*layers, title=titled(title, subtitle),
                      height=height, width=height - 40)
 
 

@@ -6,7 +6,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from core.charts.base import heatmap
+from core.charts.base import heatmap, titled
 
 MODEL_KIND_LABELS = {
     "individual": "individual (mean)", "ensemble": "ensemble", "distilled": "distilled",
@@ -79,7 +79,7 @@ def view_heatmaps(frame: pd.DataFrame, title: str, columns: int = 4,
         ["panel:N", "class:O", "view:O", alt.Tooltip("accuracy:Q", format=".2f")],
         width=max(60, min(150, 14 * n_classes)), height=44, stroke="white", strokeWidth=0.5,
     ).facet(facet=alt.Facet("panel:N", title=None, sort=alt.SortField("order")),
-            columns=columns, title=alt.Title(title, subtitle=subtitle))
+            columns=columns, title=titled(title, subtitle))
 
 
 def accuracy_series(measure: str) -> dict[str, str]:

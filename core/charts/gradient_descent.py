@@ -6,7 +6,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from core.charts.base import CLASS_COLORS, SET_SHAPES
+from core.charts.base import CLASS_COLORS, SET_SHAPES, SHAPE_LEGEND
 
 
 def decision_boundary(xs: np.ndarray, ys: np.ndarray, prob: np.ndarray, points: pd.DataFrame,
@@ -32,7 +32,8 @@ def decision_boundary(xs: np.ndarray, ys: np.ndarray, prob: np.ndarray, points: 
                                         opacity=0.95).encode(
         x="x:Q", y="y:Q",
         color=alt.Color("class:N", scale=CLASS_COLORS, legend=None),
-        shape=alt.Shape("set:N", scale=SET_SHAPES, title=None),
+        shape=alt.Shape("set:N", scale=SET_SHAPES, title=None,
+                        legend=alt.Legend(**SHAPE_LEGEND)),
         tooltip=["class:N", "set:N"],
     )
     return alt.layer(heat, dots, title=title, height=height).resolve_scale(color="independent")

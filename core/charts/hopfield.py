@@ -104,7 +104,9 @@ def pattern_strip(frame: pd.DataFrame, title: str, side: int, cell: int = 10) ->
         [alt.Tooltip("value:Q", format=".2f")], width=side * cell, height=side * cell,
     ).facet(column=alt.Column("stage:N", title=None, sort=alt.SortField("order"),
                               header=alt.Header(labelFontSize=12)),
-            title=title).configure_view(stroke="#999")
+            # Streamlit's theme sets the view's strokeWidth to 0: without a width the frame
+            # is not drawn, and on a dark background the +1 (black) cells lose the square
+            title=title).configure_view(stroke="#999", strokeWidth=1)
 
 
 def weight_bars(example: dict, title: str, height: int = 200) -> alt.Chart:

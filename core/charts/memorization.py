@@ -9,7 +9,8 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from core.charts.base import CLASS_COLORS, SET_SHAPES, metrics_long, plane_axes, points_frame
+from core.charts.base import (CLASS_COLORS, SET_SHAPES, SHAPE_LEGEND, metrics_long, plane_axes,
+                              points_frame)
 
 
 def memo_points(x: np.ndarray, label: np.ndarray, split: np.ndarray,
@@ -29,14 +30,15 @@ def _labelled_points(points: pd.DataFrame, highlight: int | None) -> list[alt.Ch
         color=alt.Color("class:N", scale=CLASS_COLORS, title="label",
                         legend=alt.Legend(orient="bottom")),
         shape=alt.Shape("set:N", scale=SET_SHAPES, title=None,
-                        legend=alt.Legend(orient="bottom")),
+                        legend=alt.Legend(orient="bottom", **SHAPE_LEGEND)),
         stroke=alt.condition("datum.flipped", alt.value("black"), alt.value("white")),
         strokeWidth=alt.condition("datum.flipped", alt.value(1.4), alt.value(0.5)),
         tooltip=["class:N", "set:N", "flipped:N", alt.Tooltip("index:Q", title="point")],
     )]
-    if highlight is not None:
-        layers.append(alt.Chart(points.iloc[[highlight]]).mark_point(
-            size=420, filled=False, stroke="black", strokeWidth=2.5).encode(x="x:Q", y="y:Q"))
+    if highlight is not None:  # a black ring on a white halo: it reads on dark bins too
+        ring = alt.Chart(points.iloc[[highlight]]).encode(x="x:Q", y="y:Q")
+        layers += [ring.mark_point(size=420, filled=False, stroke="white", strokeWidth=5),
+                   ring.mark_point(size=420, filled=False, stroke="black", strokeWidth=2.5)]
     return layers
 
 

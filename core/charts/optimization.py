@@ -8,7 +8,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from core.charts.base import metrics_long
+from core.charts.base import NEUTRAL, metrics_long
 
 OPTIMIZER_COLORS = alt.Scale(domain=["GD", "Momentum", "Nesterov", "RMSProp", "Adam"],
                              range=["#1f77b4", "#d62728", "#ff7f0e", "#2ca02c", "#9467bd"])
@@ -125,7 +125,7 @@ def rate_chart(frame: pd.DataFrame, lr: float, edge: float, title: str,
     vert = alt.Chart(rules).mark_rule(strokeWidth=1.5).encode(
         x="lr:Q", strokeDash=alt.StrokeDash("what:N", title=None,
                                             legend=alt.Legend(orient="bottom")),
-        color=alt.value("#333"), tooltip=["what:N", alt.Tooltip("lr:Q", format=".4g")])
+        color=alt.value(NEUTRAL), tooltip=["what:N", alt.Tooltip("lr:Q", format=".4g")])
     return alt.layer(lines, one, vert, title=title, height=height)
 
 
@@ -180,8 +180,9 @@ def sweep_chart(frame: pd.DataFrame, best: dict[str, float | None], ceiling: flo
         mean="mean", low="min", high="max")
     y = alt.Y("mean:Q", title="final training loss (log scale)",
               scale=alt.Scale(type="log"))
+    # the legend takes its symbols from the faint band: drawn opaque, they read on dark too
     color = alt.Color("optimizer:N", scale=SWEEP_COLORS, title=None,
-                      legend=alt.Legend(orient="top"))
+                      legend=alt.Legend(orient="top", symbolOpacity=1))
     x = alt.X("lr:Q", title="learning rate (log scale)", scale=alt.Scale(type="log"))
     band = alt.Chart(agg).mark_area(opacity=0.25).encode(
         x=x, y=alt.Y("low:Q", scale=alt.Scale(type="log"),

@@ -7,9 +7,10 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from core.charts.base import downsample, heatmap, symmetric_limit, vectors_from_origin
+from core.charts.base import (NEUTRAL, VIRIDIS, downsample, heatmap, symmetric_limit, titled,
+                              vectors_from_origin)
 
-IMPORTANCE_SCALE = alt.Scale(scheme="viridis", reverse=True)
+IMPORTANCE_SCALE = alt.Scale(scheme=VIRIDIS, reverse=True)
 
 
 def _facet_width(panels: int, columns: int, total: int = 700) -> int:
@@ -98,7 +99,7 @@ def feature_directions(frame: pd.DataFrame, title: str, limit: float, columns: i
                                  dot={"size": 45, "opacity": 1})
     return alt.layer(*layers, width=size, height=size).facet(
         facet=alt.Facet("panel:N", title=None, sort=alt.SortField("order")),
-        columns=columns, title=alt.Title(title, subtitle=subtitle))
+        columns=columns, title=titled(title, subtitle))
 
 
 def gram_heatmaps(frame: pd.DataFrame, title: str, columns: int = 5) -> alt.FacetChart:
@@ -142,7 +143,7 @@ def feature_dimensionality(points: pd.DataFrame, per_model: pd.DataFrame, title:
     rules = alt.Chart(refs).mark_rule(strokeDash=[4, 4], color="gray").encode(y="y:Q")
     labels = alt.Chart(refs).mark_text(align="left", dx=8, color="gray").encode(
         y="y:Q", x="density:Q", text="label:N")
-    line = alt.Chart(per_model).mark_line(color="black", strokeWidth=1.5).encode(
+    line = alt.Chart(per_model).mark_line(color=NEUTRAL, strokeWidth=1.5).encode(
         x=x, y=alt.Y("value:Q"), tooltip=[alt.Tooltip("value:Q", format=".2f",
                                                        title="dims per feature")])
     dots = alt.Chart(points).mark_circle(size=60, opacity=0.8).encode(
@@ -181,7 +182,7 @@ def instance_losses(frame: pd.DataFrame, title: str, height: int = 300) -> alt.C
         x=alt.X("step:Q", title="step"),
         y=alt.Y("value:Q", title="loss (log scale)", scale=alt.Scale(type="log")),
         color=alt.Color("sparsity:N", sort=order, title="sparsity",
-                        scale=alt.Scale(scheme="viridis")),
+                        scale=alt.Scale(scheme=VIRIDIS)),
         detail="instance:N",
         tooltip=["sparsity:N", "instance:N", "step:Q", alt.Tooltip("value:Q", format=".4g")],
     )
@@ -225,7 +226,7 @@ def hidden_points(frame: pd.DataFrame, title: str, x_title: str, y_title: str,
     lines, dots = vectors_from_origin(base, line={"strokeWidth": 1.5, "opacity": 0.6},
                                       dot={"size": 90, "opacity": 1})
     text = base.mark_text(dx=9, dy=-9).encode(text="vector:N")
-    return alt.layer(lines, dots, text, title=alt.Title(title, subtitle=subtitle),
+    return alt.layer(lines, dots, text, title=titled(title, subtitle),
                      height=height, width=height + 100)
 
 
