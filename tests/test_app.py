@@ -1,7 +1,11 @@
 """The app as a whole rather than one page: the home page links every page of the
 catalog in the navigation's order (tests/test_catalog.py checks the catalog itself)."""
 from tests.apptest_support import fresh_registry, open_page  # noqa: F401
+from pathlib import Path
+
 from core import catalog
+
+THUMBNAILS = Path(__file__).resolve().parent.parent / "ui" / "thumbnails"
 
 
 def test_home_links_every_page():
@@ -13,3 +17,35 @@ def test_home_links_every_page():
     in_order = [info for _, infos in catalog.by_section() for info in infos]
     assert [(link.proto.page, link.proto.label) for link in links] == \
         [(info.name, info.title) for info in in_order]
+
+
+def test_home_shows_every_page_with_its_picture_and_its_claim():
+    """A card per page: its thumbnail (made from the page by scripts/thumbnails.py), its
+    link and its one-line claim."""
+    from PIL import Image
+
+    for info in catalog.PAGES:
+        picture = THUMBNAILS / f"{info.name}.png"
+        assert picture.exists(), f"no thumbnail for {info.name}: run scripts/thumbnails.py"
+        with Image.open(picture) as image:
+            assert image.size == (360, 240), (info.name, image.size)
+            assert len(set(image.convert("L").getdata())) > 20, f"{info.name} is blank"
+    at = open_page()
+    assert len(at.get("image")) == len(catalog.PAGES)
+    captions = [c.value for c in at.caption]
+    assert all(info.blurb in captions for info in catalog.PAGES)
+
+
+def test_home_cards_draw_their_pictures_in_a_browser(server):
+    from tests.browser import browser_page, wait_idle
+    with browser_page() as page:
+        page.goto(server.url, wait_until="domcontentloaded")
+        wait_idle(page)
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('[data-testid=\"stImage\"] img')]"
+            f".filter(i => i.complete && i.naturalWidth === 360).length === {len(catalog.PAGES)}",
+            timeout=60_000, polling=500)
+        first = page.locator('[data-testid="stPageLink"] a').first
+        assert "Gradient descent" in first.inner_text()
+        page.screenshot(path=str(server.log.parent / "home.png"), full_page=True)
+        assert page.locator('[data-testid="stException"]').count() == 0

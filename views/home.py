@@ -1,6 +1,11 @@
+from pathlib import Path
+
 import streamlit as st
 
 from core import catalog
+
+THUMBNAILS = Path(__file__).resolve().parent.parent / "ui" / "thumbnails"  # scripts/thumbnails.py
+PER_ROW = 3
 
 st.title("Deep Learning Intuition Lab")
 st.markdown(
@@ -10,9 +15,13 @@ st.markdown(
     "new run starts; a configuration that has run before is drawn at once from the cache. "
     "Every number can be reproduced from a terminal with `python -m core run ...`."
 )
-st.markdown("Start with a page:")
 for section, infos in catalog.by_section():
     st.subheader(section)
-    for info in infos:
-        st.page_link(info.path, label=info.title, icon=info.icon)
-        st.caption(info.blurb)
+    for start in range(0, len(infos), PER_ROW):
+        for column, info in zip(st.columns(PER_ROW), infos[start:start + PER_ROW]):
+            with column.container(border=True):
+                picture = THUMBNAILS / f"{info.name}.png"
+                if picture.exists():
+                    st.image(str(picture), width="stretch", alt=f"What the {info.title} page draws")
+                st.page_link(info.path, label=info.title, icon=info.icon)
+                st.caption(info.blurb)
