@@ -4,7 +4,7 @@ from pathlib import Path
 import streamlit as st
 
 from core import catalog
-from ui import sidebar, talk
+from ui import export, sidebar, talk
 
 # a local icon: a Material icon as favicon would be fetched from a font host by every visitor
 ICON = str(Path(__file__).parent / "ui" / "icon.png")
@@ -20,4 +20,6 @@ page = st.navigation(sections)
 talk.init(page.url_path)  # talk mode and a link's hide= before the page draws anything
 sidebar.render()
 talk.notices(page.url_path)
+export.begin_page()
 page.run()
+export.button(page.url_path)  # every chart the page drew, as SVG

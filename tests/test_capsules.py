@@ -174,7 +174,7 @@ def test_page_draws_the_run_and_its_comparison():
     assert not at.exception
     specs = [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
     assert any("moved by -0.10" in json.dumps(spec.get("title", "")) for spec in specs)
-    assert len(at.get("download_button")) == 2
+    assert len(at.get("download_button")) == 3  # + the page's SVG button
 
 
 def test_presets_change_the_config_and_a_bad_link_names_the_field():

@@ -286,7 +286,7 @@ def test_the_page_draws_every_part():
     assert metric(at, "N_opt ∝ C^a, a =") == "0.452"
     assert any("tokens per parameter" in i.value for i in at.info)
     assert len(at.dataframe) == 2  # the strategies and the law's budgets
-    assert len(at.get("download_button")) == 10
+    assert len(at.get("download_button")) == 11  # + the page's SVG button
     # one receipt per trained section, in page order (the law is computed, not trained)
     rep, dedup, al, iso = receipt_lines(at)
     assert "This run: excess test loss worst at k = " in rep

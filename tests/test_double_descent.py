@@ -161,7 +161,7 @@ def test_double_descent_page_fills_the_curve_and_looks_inside():
     assert len(at.get("vega_lite_chart")) == 8
     assert float(metric(at, "D of a repeated example")) > float(
         metric(at, "D of a unique example"))
-    assert len(at.get("download_button")) == 4
+    assert len(at.get("download_button")) == 5  # + the page's SVG button
 
 
 def test_double_descent_preset_and_bad_input():

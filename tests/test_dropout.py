@@ -131,7 +131,7 @@ def test_dropout_page_draws_both_datasets():
     for label in ("Gap without dropout", "Gap with dropout", "Dropout left on at test",
                   "Views learned per class, with"):
         assert metric(at, label)
-    assert len(at.get("download_button")) == 2
+    assert len(at.get("download_button")) == 3  # + the page's SVG button
     line = receipt_line(at)
     assert f"This run: on digits the gap is {metric(at, 'Gap without dropout')} without" in line
     assert f"and {metric(at, 'Gap with dropout')} with it" in line

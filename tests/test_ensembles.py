@@ -204,7 +204,7 @@ def test_ensembles_page_draws_bars_views_and_curves():
     assert list(table["model"]) == ["individual (mean)", "ensemble", "distilled",
                                     "self-distilled", "equal-budget control"]
     assert {"multi-view", "single-view"} <= set(table.columns)
-    assert len(at.get("download_button")) == 2
+    assert len(at.get("download_button")) == 3  # + the page's SVG button
 
 
 def test_ensembles_gaussian_mixture_preset():

@@ -154,7 +154,7 @@ def test_gradient_descent_page_shows_controls_and_streams_charts():
     labels = [m.label for m in at.metric]
     assert labels[:4] == ["Train loss", "Test loss", "Train accuracy", "Test accuracy"]
     assert float(at.metric[3].value.rstrip("%")) >= 95.0
-    assert len(at.get("download_button")) == 2
+    assert len(at.get("download_button")) == 3  # + the page's SVG button
     # The chain-rule tables: forward values and one row per weight.
     forward, backward = at.dataframe[0].value, at.dataframe[1].value
     assert list(forward["quantity"])[-1] == "loss"

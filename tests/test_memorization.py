@@ -292,7 +292,7 @@ def test_the_page_shows_both_models_and_memorization_in_numbers():
     assert "The tree fits **100%** of its training labels" in texts(at)
     assert "(chance: 50.0%)" in texts(at)
     assert any("without weight decay" in i.value for i in at.info)
-    assert len(at.get("download_button")) == 4
+    assert len(at.get("download_button")) == 5  # + the page's SVG button
     line = receipt_line(at)  # the network's, the page's only one
     assert "This run: it reproduces" in line and "shuffled training labels" in line
     # tracing another point redraws its path through the rules

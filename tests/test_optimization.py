@@ -345,7 +345,7 @@ def test_the_page_draws_all_four_parts():
     assert metric(at, "He (2/fan_in), ReLU") != ""
     assert "grid step" in metric(at, "Best lr moves, muP")
     assert len(at.dataframe) == 5
-    assert len(at.get("download_button")) == 8
+    assert len(at.get("download_button")) == 9  # + the page's SVG button
     paths, sweep, init, mup = receipt_lines(at)  # one per section, in page order
     # 60 steps are too few for GD to reach the tolerance, but it stays bounded
     assert "This run: at lr 0.012, GD (edge 0.02) stayed bounded" in paths

@@ -231,7 +231,7 @@ def test_superposition_page_draws_both_runs():
     assert total == "8" and int(recovered) > 2
     table = at.dataframe[0].value
     assert list(table["sparsity"]) == [0.0, 0.95]
-    assert len(at.get("download_button")) == 4
+    assert len(at.get("download_button")) == 5  # + the page's SVG button
 
 
 def test_superposition_preset_and_bad_input():

@@ -17,6 +17,7 @@ import streamlit as st
 
 from core import catalog, experiments, params
 from core.charts import base
+from ui import export
 
 TALK = "lab.talk"          # the toggle's key (drawn in the sidebar on every page)
 HIDDEN = "lab.hidden"      # what the page that runs now hides
@@ -110,8 +111,11 @@ def prose(text: str) -> None:
 
 
 def sized(chart: Any) -> Any:
-    """A chart as the page draws it: larger in talk mode."""
-    return base.for_talk(chart) if active() else chart
+    """A chart as the page draws it: larger in talk mode, and kept for the page's
+    "save as SVG" button (ui/export.py)."""
+    chart = base.for_talk(chart) if active() else chart
+    export.keep(chart)
+    return chart
 
 
 def take_keys() -> bool:
