@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from core import engine, params
+from core.charts import capsules as charts
 from core.experiments import capsules as cp
 from tests.apptest_support import (fresh_registry, metric, open_page,  # noqa: F401
                                    receipt_line, run_until_ended)
@@ -39,6 +40,24 @@ def test_default_capsule_net_reaches_95_percent_on_every_seed(default_run):
     assert min(table["uniform"]) >= 0.93 and min(table["cnn"]) >= 0.93
     assert s["capsules"]["mean"] == pytest.approx(np.mean(table["capsules"]))
     assert s["capsule_params"] == pytest.approx(s["cnn_params"], rel=0.05)
+
+
+def test_the_accuracy_curves_carry_the_seeds_range_and_the_chart_draws_it(default_run):
+    m = default_run.metrics
+    table = default_run.summary["test_accuracy"]
+    for model in ("capsules", "uniform", "cnn"):
+        lo, mean, hi = (np.array(m[f"{model}_test_accuracy{end}"][1])
+                        for end in ("_lo", "", "_hi"))
+        assert (lo <= mean + 1e-12).all() and (mean <= hi + 1e-12).all()
+        assert (hi - lo).max() > 0, f"{model}: three seeds never differed"
+        # the last epoch's range is the per-seed table's
+        assert lo[-1] == pytest.approx(min(table[model])) and \
+            hi[-1] == pytest.approx(max(table[model]))
+    frame = charts.accuracy_band_frame(m)
+    assert {"lo", "hi"} <= set(frame.columns) and not frame[["lo", "hi"]].isna().any().any()
+    spec = charts.band_curves(frame, "t", "acc", seeds=3).to_dict()
+    assert [layer["mark"]["type"] for layer in spec["layer"]] == ["area", "line"]
+    assert "area" not in json.dumps(charts.band_curves(frame, "t", "acc", seeds=1).to_dict())
 
 
 def test_routing_sharpens_the_couplings_from_the_first_iteration_to_the_last(default_run):

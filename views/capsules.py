@@ -41,11 +41,6 @@ with controls.section("Settings", expanded=True):
         "Comparison": ["seeds", "seed", "example"],
     })
 
-ACCURACY = {"capsules_test_accuracy": charts.MODELS["capsules"],
-            "uniform_test_accuracy": charts.MODELS["uniform"],
-            "cnn_test_accuracy": charts.MODELS["cnn"]}
-
-
 def pct(value: float, digits: int = 1) -> str:
     return f"{100 * value:.{digits}f} %"
 
@@ -120,9 +115,9 @@ def draw(view: engine.RunView) -> None:
     receipt.show_for(EXPERIMENT, view.config, None if view.active else view.summary)
 
     left, right = st.columns(2)
-    left.altair_chart(talk.sized(charts.epoch_curves(
-        base.metrics_long(m, ACCURACY), "Test accuracy (mean over seeds)",
-        "test accuracy", colors=charts.MODEL_COLORS)), width="stretch")
+    left.altair_chart(talk.sized(charts.band_curves(
+        charts.accuracy_band_frame(m), "Test accuracy (mean and range over seeds)",
+        "test accuracy", view.config.seeds)), width="stretch")
     loss = charts.split_frame(m, {
         "capsules_train_loss": (charts.MODELS["capsules"], "train"),
         "capsules_test_loss": (charts.MODELS["capsules"], "test"),

@@ -45,6 +45,33 @@ def epoch_curves(frame: pd.DataFrame, title: str, y_title: str, colors: alt.Scal
     return alt.Chart(frame, title=title, height=height).mark_line(point=not dash).encode(**enc)
 
 
+def accuracy_band_frame(metrics: dict) -> pd.DataFrame:
+    """Each model's test accuracy over epochs: the mean over the seeds (`value`) and the
+    lowest and highest seed (`lo`, `hi`), where the run logged them."""
+    frame = metrics_long(metrics, {f"{k}_test_accuracy": v for k, v in MODELS.items()})
+    for end in ("lo", "hi"):
+        ends = metrics_long(metrics, {f"{k}_test_accuracy_{end}": v for k, v in MODELS.items()})
+        ends = ends.rename(columns={"value": end})
+        frame = frame.merge(ends, on=["step", "series"], how="left") if len(ends) else \
+            frame.assign(**{end: frame["value"]})
+    return frame
+
+
+def band_curves(frame: pd.DataFrame, title: str, y_title: str, seeds: int) -> alt.LayerChart:
+    """`epoch_curves` of the means, over a shaded band from the lowest to the highest
+    seed (one seed: no band)."""
+    lines = epoch_curves(frame, title, y_title, colors=MODEL_COLORS)
+    if seeds < 2:
+        return alt.layer(lines)
+    # one colour encoding for both layers, so that they share one legend, whose symbols
+    # stay opaque (they would take the band's opacity)
+    color = alt.Color("series:N", title=None, scale=MODEL_COLORS,
+                      legend=alt.Legend(orient="right", labelLimit=180, symbolOpacity=1))
+    band = alt.Chart(frame).mark_area(opacity=0.18).encode(
+        x="step:Q", y="lo:Q", y2="hi:Q", color=color)
+    return alt.layer(band, lines.encode(color=color)).properties(title=title)
+
+
 def split_frame(metrics: dict, names: dict[str, tuple[str, str]]) -> pd.DataFrame:
     """Metrics as (step, series, split, value): names = {metric: (series, split)}."""
     frames = []

@@ -452,7 +452,8 @@ def train_epoch(caps: CapsNets, cnn: CNNs, opt: torch.optim.Optimizer, x_train: 
 
 def epoch_scalars(train: dict, ev: dict, n: int, decoder: bool) -> dict[str, float]:
     """What one epoch logs: each model's accuracy and loss (means over the seeds), the
-    routing measures of the last iteration, and the reconstruction error."""
+    lowest and highest test accuracy over the seeds, the routing measures of the last
+    iteration, and the reconstruction error."""
     routed, uniform = slice(0, n), slice(n, 2 * n)
     out = {}
     for name, part in (("capsules", routed), ("uniform", uniform)):
@@ -460,6 +461,12 @@ def epoch_scalars(train: dict, ev: dict, n: int, decoder: bool) -> dict[str, flo
         out[f"{name}_test_accuracy"] = ev["caps_correct"][part].mean()
         out[f"{name}_train_loss"] = train["caps_margin"][part].mean()
         out[f"{name}_test_loss"] = ev["caps_margin"][part].mean()
+    # the seeds' spread of the headline curve: its band on the page
+    for name, correct in (("capsules", ev["caps_correct"][routed]),
+                          ("uniform", ev["caps_correct"][uniform]),
+                          ("cnn", ev["cnn_correct"])):
+        out[f"{name}_test_accuracy_lo"] = correct.min()
+        out[f"{name}_test_accuracy_hi"] = correct.max()
     out.update(cnn_train_accuracy=train["cnn_correct"].mean(),
                cnn_test_accuracy=ev["cnn_correct"].mean(),
                cnn_train_loss=train["cnn_loss"].mean(), cnn_test_loss=ev["cnn_loss"].mean(),
@@ -678,6 +685,7 @@ EXPERIMENT = Experiment(
     Config=Config,
     run=run,
     cost=Cost(18.7, _capsules_work),
+    version=2,  # 2: logs the seeds' lowest and highest test accuracy (the band)
     small={"epochs": 1, "train_size": 100, "seeds": 1, "conv_channels": 8,
            "batch_size": 50},
     diverge_hint="Lower the learning rate (lr) or the W init scale (w_init).",
