@@ -48,7 +48,9 @@ CHART = '[data-testid="stVegaLiteChart"]'
 PROGRESS = '[data-testid="stProgress"]'
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 N_CHARTS = 5
-LONG_STEPS = 60000  # ~30 s here: (d) reads its progress over 10 s
+# the most steps the page accepts (a larger value is refused with a warning, and the
+# page trains its default 1,000 steps instead): ~20 s here, (d) reads progress over 10 s
+LONG_STEPS = 20000
 PROGRESS_RE = re.compile(r"step ([\d,]+) of ([\d,]+) · ([\d.]+) s")
 
 # Records, in the page, when each milestone was first seen (ms since navigation start).
