@@ -197,3 +197,21 @@ def test_a_talk_link_in_a_browser_steps_with_the_arrow_key_and_next(server):
                                timeout=30_000)
         assert "talk=1" in page.url
         assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_a_long_chart_title_breaks_into_lines_in_talk_mode():
+    """Larger, a long title would be cut to the chart's width and end in "…"."""
+    import pandas as pd
+
+    from core.charts import base
+    frame = pd.DataFrame({"step": [1, 2], "value": [1.0, 2.0], "series": ["a", "a"]})
+    long = "Recall of the modern network against β, for three pattern counts (N = 100)"
+    chart = base.curves(frame, "x", "y").properties(title=base.titled(long, "a subtitle"))
+    title = base.for_talk(chart).to_dict()["title"]
+    width = round(base.TALK_TITLE_CHARS / base.TALK_SCALE)  # 30 characters
+    assert " ".join(title["text"]) == long and len(title["text"]) == 3
+    assert all(len(line) <= width for line in title["text"])
+    assert title["subtitle"] == "a subtitle"
+    assert base.for_talk(base.curves(frame, long, "y")).to_dict()["title"] == \
+        title["text"]  # a plain string title too
+    assert base.for_talk(base.curves(frame, "Loss", "y")).to_dict()["title"] == "Loss"

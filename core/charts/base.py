@@ -2,6 +2,8 @@
 vectors drawn from the origin, and the colour scales and axes they share."""
 from __future__ import annotations
 
+import textwrap
+
 import altair as alt
 import numpy as np
 import pandas as pd
@@ -191,6 +193,22 @@ def _height(chart) -> int | None:
     return None
 
 
+TALK_TITLE_CHARS = 45  # a title longer than this (at the normal size) breaks into lines
+
+
+def _wrap_title(chart, width: int):
+    """A long title on several lines: larger, it would be cut to the chart's width and
+    end in "…" (a third-width chart in talk mode holds about 30 characters)."""
+    title = getattr(chart, "title", alt.Undefined)
+    text = title.text if isinstance(title, alt.TitleParams) else title
+    if not isinstance(text, str) or len(text) <= width:
+        return chart
+    lines = textwrap.wrap(text, width)
+    if isinstance(title, alt.TitleParams):
+        return chart.properties(title=alt.TitleParams(**{**title.to_dict(), "text": lines}))
+    return chart.properties(title=lines)
+
+
 def for_talk(chart, scale: float = TALK_SCALE):
     """The same chart for a room: titles, axis labels and legends `scale` times larger,
     and a plain or layered chart taller (facets and grids keep their cell sizes)."""
@@ -199,6 +217,7 @@ def for_talk(chart, scale: float = TALK_SCALE):
 
     if isinstance(chart, (alt.Chart, alt.LayerChart)) and (height := _height(chart)):
         chart = chart.properties(height=int(height * TALK_HEIGHT))
+    chart = _wrap_title(chart, round(TALK_TITLE_CHARS / scale))
     return (chart
             .configure_axis(labelFontSize=size(11), titleFontSize=size(12))
             .configure_legend(labelFontSize=size(11), titleFontSize=size(12))
