@@ -148,7 +148,7 @@ def train_on_board(board: Any, experiment: str, values: dict[str, Any], key: str
     exp = experiments.get(experiment)
     device = device_mod.describe()
     ray.get(board.started.remote(device))
-    run = _PushingRun(board, exp, params.build(exp.Config, values), key, device)
+    run = _pushing_run_class()(board, exp, params.build(exp.Config, values), key, device)
     try:
         execute(run)
         run.push()
@@ -205,10 +205,6 @@ def _pushing_run_class() -> type:
                 self.request_cancel()
 
     return PushingRun
-
-
-def _PushingRun(board: Any, *args: Any, **kwargs: Any) -> Any:
-    return _pushing_run_class()(board, *args, **kwargs)
 
 
 RemoteBoard = ray.remote(num_cpus=0, max_concurrency=8)(RunBoard)

@@ -67,10 +67,11 @@ class Registry:
         self.mode = mode
         self.device = device_mod.describe()
         if mode == "ray":
-            from core.engine import ray_trainer
-            self.device = ray_trainer.describe()
+            # Ray is optional: imported only here
+            from core.engine.ray_trainer import cluster_cpus, describe as describe_cluster
+            self.device = describe_cluster()
             if workers is None and not os.environ.get("LAB_WORKERS"):
-                workers = ray_trainer.cluster_cpus()  # one run in flight per CPU there
+                workers = cluster_cpus()  # one run in flight per CPU there
         self.workers = workers or device_mod.default_workers()
         self.max_queue = max_queue
         self.max_per_session = max_per_session or default_max_per_session()
