@@ -4,7 +4,7 @@ from pathlib import Path
 import streamlit as st
 
 from core import catalog
-from ui import export, sidebar, talk
+from ui import export, settle, sidebar, talk
 
 # a local icon: a Material icon as favicon would be fetched from a font host by every visitor
 ICON = str(Path(__file__).parent / "ui" / "icon.png")
@@ -23,3 +23,6 @@ talk.notices(page.url_path)
 export.begin_page()
 page.run()
 export.button(page.url_path)  # every chart the page drew, as SVG
+# once per process, after the first page has drawn: import every page's modules, then
+# freeze the heap, so that a full garbage collection stays short (see ui/settle.py)
+settle.once()

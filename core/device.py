@@ -63,9 +63,38 @@ def backend() -> str:
     return name
 
 
+# Below this much memory the server trains in threads: each worker process imports
+# torch again (measured on 2 cores: server + 2 worker processes hold ~1.1 GB PSS after
+# every page, one process in thread mode ~0.6 GB; bench/visitors.py).
+SMALL_HOST_BYTES = 1536 * 2**20
+
+
+def memory_limit() -> int | None:
+    """Bytes this process may use: the cgroup's limit (v2, then v1) or the machine's
+    memory, whichever is lower; None when neither can be read."""
+    found = []
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            text = open(path).read().strip()
+        except OSError:
+            continue
+        if text.isdigit() and int(text) < 2**60:  # "max" or a huge number: no limit
+            found.append(int(text))
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemTotal:"):
+                    found.append(int(line.split()[1]) * 1024)
+    except OSError:
+        pass
+    return min(found) if found else None
+
+
 def worker_mode() -> str:
-    """How the server trains: on Ray with LAB_BACKEND=ray; else in worker processes
-    (default), or threads (LAB_WORKER_MODE).
+    """How the server trains: on Ray with LAB_BACKEND=ray; else as LAB_WORKER_MODE says:
+    `process` (worker processes), `thread` (threads of the server), or `auto` (the
+    default): threads on a host with less than 1.5 GB (Community Cloud's smallest box
+    has 690 MB), processes elsewhere.
 
     Measured on 2 cores: a training thread in the server process shares its GIL with the
     server and the pages' redraws; with a page open it ran at ~0.57x its speed alone, and
@@ -73,9 +102,12 @@ def worker_mode() -> str:
     """
     if backend() == "ray":
         return "ray"
-    mode = os.environ.get("LAB_WORKER_MODE", "process").strip().lower() or "process"
-    if mode not in ("process", "thread"):
-        raise ValueError(f"LAB_WORKER_MODE must be process or thread; got {mode!r}.")
+    mode = os.environ.get("LAB_WORKER_MODE", "auto").strip().lower() or "auto"
+    if mode not in ("auto", "process", "thread"):
+        raise ValueError(f"LAB_WORKER_MODE must be auto, process or thread; got {mode!r}.")
+    if mode == "auto":
+        limit = memory_limit()
+        mode = "thread" if limit is not None and limit < SMALL_HOST_BYTES else "process"
     return mode
 
 

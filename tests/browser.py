@@ -49,11 +49,15 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, cache_dir: Path, workers: int = 1):
+    def __init__(self, cache_dir: Path, workers: int = 1, mode: str = "process"):
+        """`mode`: LAB_WORKER_MODE, stated, since the AppTest fixtures set it to `thread`
+        in this process's environment, and a server started from such a test would
+        otherwise train inside its own GIL (the server default is `process`)."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = cache_dir.parent / f"server-{self.port}.log"
-        env = dict(os.environ, LAB_CACHE_DIR=str(cache_dir), LAB_WORKERS=str(workers))
+        env = dict(os.environ, LAB_CACHE_DIR=str(cache_dir), LAB_WORKERS=str(workers),
+                   LAB_WORKER_MODE=mode)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(self.port),
              "--server.headless", "true", "--server.fileWatcherType", "none",

@@ -493,3 +493,27 @@ def test_cancel_from_one_session_leaves_a_run_another_session_watches(lab):
     assert run.cancelled
     ctl.gate.set()
     assert run.wait(WAIT) and run.status == "cancelled"
+
+
+def test_worker_mode_auto_trains_in_threads_on_a_small_host(monkeypatch):
+    monkeypatch.delenv("LAB_BACKEND", raising=False)
+    monkeypatch.delenv("LAB_WORKER_MODE", raising=False)
+    # Community Cloud's smallest box: two worker processes importing torch would not fit
+    monkeypatch.setattr(device_mod, "memory_limit", lambda: 690 * 2**20)
+    assert device_mod.worker_mode() == "thread"
+    monkeypatch.setattr(device_mod, "memory_limit", lambda: 16 * 2**30)
+    assert device_mod.worker_mode() == "process"
+    monkeypatch.setattr(device_mod, "memory_limit", lambda: None)  # unknown: processes
+    assert device_mod.worker_mode() == "process"
+    monkeypatch.setenv("LAB_WORKER_MODE", "process")  # stated: no guessing
+    monkeypatch.setattr(device_mod, "memory_limit", lambda: 690 * 2**20)
+    assert device_mod.worker_mode() == "process"
+    monkeypatch.setenv("LAB_WORKER_MODE", "fork")
+    with pytest.raises(ValueError, match="LAB_WORKER_MODE must be auto, process or thread"):
+        device_mod.worker_mode()
+
+
+def test_memory_limit_reads_this_machine():
+    limit = device_mod.memory_limit()
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    assert limit is not None and 0 < limit <= total

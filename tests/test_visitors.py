@@ -100,10 +100,10 @@ def _wait_for(page, predicate: str, timeout_ms: int, what: str) -> None:
                              f"shows:\n{shown[-1500:]}") from None
 
 
-# Slow, and in `make test-slow` only: on a 2-core machine the ten Chromium renderers and
-# the server share the cores, and one page can wait minutes for its frames (measured with
-# bench/visitors.py); in a classroom each visitor renders on a machine of their own.
-@pytest.mark.slow
+# In `make test` (about 2 minutes here). It was in `make test-slow` while it failed most
+# runs: the server it started inherited LAB_WORKER_MODE=thread from the AppTest fixture
+# above, so ten pages and two trainings shared one GIL, and Streamlit's full garbage
+# collection after every script run held that GIL ~170 ms a time (ui/settle.py).
 def test_ten_sessions_at_once_each_get_their_result_or_queue_position(tmp_path):
     import threading
 
