@@ -64,8 +64,8 @@ def backend() -> str:
 
 
 # Below this much memory the server trains in threads: each worker process imports
-# torch again (measured on 2 cores: server + 2 worker processes hold ~1.1 GB PSS after
-# every page, one process in thread mode ~0.6 GB; bench/visitors.py).
+# torch again (measured on 2 cores: server + 2 worker processes hold ~1.27 GB PSS after
+# every page, one process in thread mode ~0.64 GB; bench/visitors.py).
 SMALL_HOST_BYTES = 1536 * 2**20
 
 
