@@ -107,14 +107,30 @@ def wait_idle(page, timeout_ms: int = 60_000) -> None:
     page.wait_for_selector(IDLE, timeout=timeout_ms)
 
 
-def wait_charts(page, count: int) -> None:
-    """The run's end redraws the whole page once: wait until it has settled with all
-    its charts."""
-    page.wait_for_function(
-        f"() => document.querySelectorAll('[data-testid=\"stVegaLiteChart\"]').length"
-        f" === {count}", timeout=60_000)
-    wait_idle(page)
-    assert page.locator('[data-testid="stVegaLiteChart"]').count() == count
+CHARTS = '[data-testid="stVegaLiteChart"]'
+SETTLED = f"""(count) => document.querySelectorAll('{CHARTS}').length === count
+    && document.querySelector('{IDLE}') !== null
+    && document.querySelector('[data-testid="stProgress"]') === null
+    && !/in the queue/.test(document.body.textContent)"""
+
+
+def wait_charts(page, count: int, timeout_s: float = 150, calm_s: float = 1.5) -> None:
+    """Wait until the page has settled with all its `count` charts: no run training or
+    queued, the script idle, and all of that still so `calm_s` later. The run's end
+    reruns the whole page once, and for a moment in between the charts may be drawn
+    while the script is idle, so one look is not enough."""
+    deadline = time.monotonic() + timeout_s
+    calm_since = None
+    while time.monotonic() < deadline:
+        if page.evaluate(SETTLED, count):
+            calm_since = calm_since or time.monotonic()
+            if time.monotonic() - calm_since >= calm_s:
+                return
+        else:
+            calm_since = None
+        time.sleep(0.25)
+    raise AssertionError(f"the page did not settle with {count} charts within {timeout_s:.0f} s"
+                         f" (it shows {page.locator(CHARTS).count()})")
 
 
 def wait_done(page, runs: int, charts: int) -> None:
@@ -123,9 +139,5 @@ def wait_done(page, runs: int, charts: int) -> None:
     page.wait_for_function(
         "() => document.querySelectorAll('[data-testid=\"stAlertContentSuccess\"]')"
         f".length === {runs}", timeout=150_000)
-    page.wait_for_function(
-        f"() => document.querySelectorAll('[data-testid=\"stVegaLiteChart\"]').length"
-        f" === {charts}", timeout=60_000)
-    wait_idle(page)
-    assert page.locator('[data-testid="stVegaLiteChart"]').count() == charts
+    wait_charts(page, charts)
     assert page.locator('[data-testid="stException"]').count() == 0

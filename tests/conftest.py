@@ -1,5 +1,5 @@
 """Fixtures shared by the test modules: a private run registry, and a real server for
-the browser tests (one per module that asks for it)."""
+the browser tests (one for the whole run)."""
 import pytest
 
 from core import engine
@@ -14,10 +14,23 @@ def tmp_registry(tmp_path):
     registry.shutdown()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def server(tmp_path_factory):
-    """The Lab served by `streamlit run app.py` with its own cache folder, for the browser
-    tests of one module (skips, or fails under REQUIRE_BROWSER=1, without Chromium)."""
+    """The Lab served by `streamlit run app.py` with its own cache folder, shared by the
+    browser tests of every module (skips, or fails under REQUIRE_BROWSER=1, without
+    Chromium). A server's first page costs ~15 s here (its imports, the worker's start),
+    so one server for all of them saves minutes of `make test`. A test that uses it lets
+    its runs end (or cancels them): its one worker is the next module's too."""
+    require_browser()
+    srv = Server(tmp_path_factory.mktemp("browser") / "cache")
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def own_server(tmp_path_factory):
+    """A server of this module's own, for tests that leave runs training behind them
+    (every page's defaults, started from crafted links): stopped with the module."""
     require_browser()
     srv = Server(tmp_path_factory.mktemp("browser") / "cache")
     yield srv

@@ -87,12 +87,19 @@ def test_grokking_page_draws_both_runs():
 
 def test_grokking_preset():
     at = open_page(GK, query={"steps": "100"})
-    at.button(key="gk.preset.No weight decay").click().run()
-    assert at.slider(key="gk.weight_decay").value == 0.0
     run_until_ended(at)
+    at.button(key="gk.preset.No weight decay").click().run()
     assert not at.exception
-    # with weight decay 0 the comparison is the same run
-    assert len(at.success) == 2
+    assert at.slider(key="gk.weight_decay").value == 0.0
+    assert at.number_input(key="gk.steps").value == gk.Config().steps  # the rest: defaults
+    # with weight decay 0 the comparison is the same run: one training, shown in both
+    # places (the test does not wait the ~30 s for it to end)
+    (run,) = engine.default_registry().active_runs()
+    assert run.config == gk.Config(weight_decay=0.0)
+    panels = [i.value for i in at.info if "queue" in i.value] + \
+        [b.proto.text for b in at.get("progress")]
+    assert len(panels) == 2, panels
+    run.cancel()
 
 
 # =============================================================================================

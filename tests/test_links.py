@@ -73,7 +73,8 @@ def test_a_signed_zero_in_a_link_is_taken_as_zero(page):
 BROWSER_PAGES = [p.name for p in PAGES]  # every page
 
 
-def test_crafted_links_load_nothing_from_another_host_and_show_text(server):
+def test_crafted_links_load_nothing_from_another_host_and_show_text(own_server):
+    server = own_server
     from urllib.parse import urlencode
 
     from tests.browser import browser_page, wait_idle

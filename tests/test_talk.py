@@ -171,7 +171,8 @@ def test_a_hide_link_hides_what_it_names_and_warns_about_the_rest():
 # =============================================================================================
 
 
-def test_a_talk_link_in_a_browser_steps_with_the_arrow_key_and_next(server):
+def test_a_talk_link_in_a_browser_steps_with_the_arrow_key_and_next(own_server):
+    server = own_server
     with browser_page() as page:
         page.goto(f"{server.url}/gradient_descent?talk=1")
         page.wait_for_function(

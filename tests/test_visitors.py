@@ -3,6 +3,7 @@ visitor's Cancel drops only that visitor's claim, and a visitor over the per-ses
 or facing a full queue is told so on the page, with a way to retry, never an exception."""
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -100,18 +101,29 @@ def _wait_for(page, predicate: str, timeout_ms: int, what: str) -> None:
                              f"shows:\n{shown[-1500:]}") from None
 
 
-# In `make test` (about 2 minutes here). It was in `make test-slow` while it failed most
+# A run big enough to hold the server's one worker for many minutes (the cost bound is
+# off for this server): while it trains, every one of the ten arrivals must queue.
+BLOCKER = "steps=20000&n_samples=5000&hidden_layers=4&width=64&batch_size=0"
+POSITION = re.compile(r"position (\d+) in the queue")
+
+
+# In `make test` (about 1.5 minutes here). It was in `make test-slow` while it failed most
 # runs: the server it started inherited LAB_WORKER_MODE=thread from the AppTest fixture
 # above, so ten pages and two trainings shared one GIL, and Streamlit's full garbage
 # collection after every script run held that GIL ~170 ms a time (ui/settle.py).
-def test_ten_sessions_at_once_each_get_their_result_or_queue_position(tmp_path):
+# The blocker makes the queue certain: with ten short runs alone on two workers, a fast
+# machine (the CI's) finished each before the next page had loaded, and nothing queued.
+# One worker, not two: two blockers took both cores here, and the ten pages then needed
+# 90 s to load instead of 45.
+def test_ten_sessions_at_once_each_get_their_result_or_queue_position(tmp_path, monkeypatch):
     import threading
 
     from tests.browser import CHROMIUM, CHROMIUM_ARGS, Server, require_browser
 
     require_browser()
     from playwright.sync_api import sync_playwright
-    server = Server(tmp_path / "cache", workers=2)
+    monkeypatch.setenv("LAB_MAX_RUN_SECONDS", "off")
+    server = Server(tmp_path / "cache", workers=1)
     health: list[tuple[float, str]] = []
     stop = threading.Event()
     poller = threading.Thread(target=_health, args=(server.url, health, stop), daemon=True)
@@ -120,33 +132,35 @@ def test_ten_sessions_at_once_each_get_their_result_or_queue_position(tmp_path):
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             try:
-                # a first visitor: the server has imported torch and its workers are warm
-                # (the classroom arrives at a running server, not at its start-up)
-                first = browser.new_context().new_page()
-                first.goto(f"{server.url}/gradient_descent?steps=30")
-                _wait_for(first, "/Done: 30 steps/", 180_000, "the first visitor's run")
-                first.context.close()
+                blocker = browser.new_context().new_page()  # holds the one worker
+                blocker.goto(f"{server.url}/gradient_descent?{BLOCKER}&seed=1")
+                _wait_for(blocker, "/step [\\d,]+ of 20,000/", 180_000, "the blocker training")
                 pages = []
                 for i in range(10):  # ten visitors, ten different configurations
                     context = browser.new_context(viewport={"width": 1200, "height": 900})
                     page = context.new_page()
-                    page.goto(f"{server.url}/gradient_descent?steps=300&seed={500 + i}",
+                    page.goto(f"{server.url}/gradient_descent?steps=100&seed={500 + i}",
                               wait_until="commit")
                     pages.append(page)
-                # every page shows where its run stands: queued (with its position),
-                # training (a progress bar) or done, never an exception
-                states = []
+                # the worker is busy, so every page shows its place in the queue, and
+                # the ten places are 1 to 10 (nothing leaves the queue meanwhile)
+                positions = []
                 for i, page in enumerate(pages):
-                    _wait_for(page, STATE, 180_000, f"visitor {i}'s run state")
+                    _wait_for(page, f"/{POSITION.pattern}/", 180_000,
+                              f"visitor {i}'s queue position")
                     text = page.locator('[data-testid="stMain"]').inner_text()
-                    states.append("queued" if "in the queue" in text else
-                                  "done" if "Done: " in text else "training")
-                assert "queued" in states, f"ten runs on two workers, none queued: {states}"
+                    positions.append(int(POSITION.search(text).group(1)))
+                    assert page.locator('[data-testid="stException"]').count() == 0
+                assert sorted(positions) == list(range(1, 11)), positions
+                # the blocker cancels: its run stops, and the queue moves
+                blocker.locator('[data-testid="stMain"]').get_by_role(
+                    "button", name="Cancel", exact=True).click()
                 for i, page in enumerate(pages):
-                    _wait_for(page, "/Done: 300 steps/", 240_000, f"visitor {i}'s result")
+                    _wait_for(page, "/Done: 100 steps/", 240_000, f"visitor {i}'s result")
                     assert page.locator('[data-testid="stException"]').count() == 0
                     assert f"--set seed={500 + i}" in page.locator(
                         '[data-testid="stMain"]').inner_text()
+                _wait_for(blocker, "/Cancelled/", 60_000, "the blocker's cancel")
             finally:
                 browser.close()
     finally:
