@@ -3,7 +3,7 @@ catalog in the navigation's order (tests/test_catalog.py checks the catalog itse
 from tests.apptest_support import fresh_registry, open_page  # noqa: F401
 from pathlib import Path
 
-from core import catalog
+from core import catalog, engine
 
 THUMBNAILS = Path(__file__).resolve().parent.parent / "ui" / "thumbnails"
 
@@ -49,3 +49,37 @@ def test_home_cards_draw_their_pictures_in_a_browser(server):
         assert "Gradient descent" in first.inner_text()
         page.screenshot(path=str(server.log.parent / "home.png"), full_page=True)
         assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def reproduce_lines(at) -> list[str]:
+    return [c.value for c in at.caption if c.value.startswith("Reproduce from a terminal")]
+
+
+def test_every_page_keeps_its_settings_when_the_visitor_comes_back():
+    """Streamlit forgets a widget's value once a script run ends without drawing it (here:
+    a visit to the home page); a widget then starts at its lowest value. Each page's
+    settings, its terminal lines among them, must come back as they were."""
+    at = open_page()
+    for info in catalog.PAGES:
+        at.switch_page(info.path).run()
+        before = reproduce_lines(at)
+        assert before, f"{info.name} shows no terminal line"
+        at.switch_page(catalog.HOME.path).run()
+        at.switch_page(info.path).run()
+        assert not at.exception, (info.name, at.exception)
+        assert reproduce_lines(at) == before, info.name
+        for run in engine.default_registry().active_runs():
+            run.cancel()  # the pages' default runs are not what this test is about
+
+
+def test_a_changed_setting_survives_a_visit_to_another_page():
+    at = open_page("views/gradient_descent.py")
+    at.number_input(key="gd.steps").set_value(3000).run()
+    at.slider(key="gd.hidden_layers").set_value(3).run()
+    at.switch_page("views/hopfield.py").run()
+    at.switch_page("views/gradient_descent.py").run()
+    assert at.number_input(key="gd.steps").value == 3000
+    assert at.slider(key="gd.hidden_layers").value == 3
+    assert "--set hidden_layers=3 --set steps=3000" in reproduce_lines(at)[0]
+    for run in engine.default_registry().active_runs():
+        run.cancel()

@@ -320,3 +320,18 @@ def test_a_bad_url_warns_and_the_page_keeps_working(server):
             timeout=90_000)
         page.wait_for_selector('[data-testid="stAlertContentSuccess"]', timeout=90_000)
         assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_a_link_trains_its_own_settings_while_the_live_view_ticks(server):
+    """A new run's live view looks every 0.4 s from the page's first draw, while the
+    browser is still setting up the controls. A control's default used to be its lowest
+    value, and a look sent in between carried it back: the page then trained 1 step of a
+    model with no hidden layer instead of the link's (about every second load here)."""
+    with browser_page() as page:
+        for seed in (31, 32, 33):
+            page.goto(f"{server.url}{PAGE}?hidden_layers=3&steps=2500&seed={seed}")
+            page.wait_for_selector('[data-testid="stAlertContentSuccess"]', timeout=90_000)
+            assert "Done: 2,500 steps" in page.locator(
+                '[data-testid="stAlertContentSuccess"]').inner_text()
+            assert f"--set hidden_layers=3 --set steps=2500 --set seed={seed}" in \
+                page.locator('[data-testid="stMain"]').inner_text()

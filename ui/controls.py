@@ -32,12 +32,24 @@ def init_state(page: str, config_cls: type, prefix: str = "") -> None:
     """Fill the page's widget state once per session, from the URL where it has values."""
     flag = _key(page, "__ready")
     if st.session_state.get(flag):
+        _restore(page, config_cls)
         return
     config, warnings = params.from_query(config_cls, dict(st.query_params), prefix)
     for spec in params.specs(config_cls):
         st.session_state[_key(page, spec.name)] = _widget_value(spec, getattr(config, spec.name))
     st.session_state[_key(page, "__warnings")] = warnings
     st.session_state[flag] = True
+
+
+def _restore(page: str, config_cls: type) -> None:
+    """Put back the values a page last used where Streamlit has dropped them: it forgets
+    a widget's value once a script run ends without drawing that widget (the visitor
+    went to another page), and a widget drawn without one starts at its lowest value."""
+    saved = st.session_state.get(_key(page, "__values"), {})
+    for spec in params.specs(config_cls):
+        key = _key(page, spec.name)
+        if key not in st.session_state:
+            st.session_state[key] = saved.get(spec.name, _widget_value(spec, spec.default))
 
 
 def set_values(page: str, config_cls: type, values: dict[str, Any]) -> None:
@@ -126,24 +138,33 @@ def _step(spec: params.Spec) -> float:
 def widget(page: str, spec: params.Spec, container: Any = st) -> None:
     """Draw one field's widget; its value lives in session_state under the field's key."""
     key = _key(page, spec.name)
+    # The widget's own default is the value it holds now. The browser starts a new widget
+    # at its default and only then applies the value the session holds; a rerun sent
+    # between the two (a live chart's timer while the page loads) carried the default
+    # back, and a default left to Streamlit is the lowest value: 1 step, no hidden layer.
+    value = st.session_state.get(key, _widget_value(spec, spec.default))
     common = {"key": key, "help": f"{spec.help} ({spec.allowed()})"}
     if spec.kind == "choice":
-        container.selectbox(spec.title, spec.choices, **common)
+        container.selectbox(spec.title, spec.choices, index=spec.choices.index(value),
+                            **common)
     elif spec.kind == "bool":
-        container.toggle(spec.title, **common)
+        container.toggle(spec.title, value=bool(value), **common)
     elif spec.kind == "int":
         if spec.high - spec.low <= 200:
-            container.slider(spec.title, int(spec.low), int(spec.high), step=1, **common)
+            container.slider(spec.title, int(spec.low), int(spec.high), int(value), step=1,
+                             **common)
         else:
-            container.number_input(spec.title, int(spec.low), int(spec.high), step=1, **common)
+            container.number_input(spec.title, int(spec.low), int(spec.high), int(value),
+                                   step=1, **common)
     elif spec.kind == "float" and spec.log:
-        options = _log_options(spec, st.session_state.get(key, spec.default))
-        container.select_slider(spec.title, options, format_func=lambda v: f"{v:g}", **common)
+        options = _log_options(spec, value)
+        container.select_slider(spec.title, options, value=float(value),
+                                format_func=lambda v: f"{v:g}", **common)
     elif spec.kind == "float":
-        container.slider(spec.title, float(spec.low), float(spec.high), step=_step(spec),
-                         **common)
+        container.slider(spec.title, float(spec.low), float(spec.high), float(value),
+                         step=_step(spec), **common)
     else:
-        container.text_input(spec.title, **common)
+        container.text_input(spec.title, value=value, **common)
 
 
 def controls(page: str, config_cls: type, layout: dict[str, list[str]] | None = None,
@@ -180,6 +201,7 @@ def controls(page: str, config_cls: type, layout: dict[str, list[str]] | None = 
             else:
                 widget(page, spec, column)
     values = {n: st.session_state[_key(page, n)] for n in all_specs}
+    st.session_state[_key(page, "__values")] = values  # what _restore puts back
     try:
         config = params.build(config_cls, values)
     except params.ParamError as err:

@@ -114,23 +114,30 @@ def panel(view: engine.RunView, run: engine.Run, page: str, experiment: str) -> 
                       icon=":material/replay:", width="stretch")
 
 
+def redraw_every(view: engine.RunView) -> float | None:
+    """Seconds between the live fragment's redraws: often until a starting run's first
+    points arrive (they come within a second or so), then at the calmer pace; None once
+    the run has ended (no timer). A run just started is usually still queued when the
+    page first looks (its worker thread has not taken it yet), so the head of the queue
+    counts as starting; a run further back waits at the calmer pace."""
+    if not view.active:
+        return None
+    starting = view.status == engine.RUNNING or view.queue_position == 1
+    return FIRST_POINTS_EVERY if starting and not view.metrics else LIVE_EVERY
+
+
 def live(run: engine.Run, draw: Callable[[engine.RunView], None], page: str,
          experiment: str) -> None:
     """Draw the run panel and the page's views; redraw every LIVE_EVERY seconds while the
     run is queued or training, and stop redrawing once it has ended."""
-    first = run.view()
-    # Until the first points arrive, look often (they come within a second or so of the
-    # start); then redraw at the calmer pace. None: the run has ended, stop the timer.
-    waiting = first.status == engine.RUNNING and not first.metrics
-    every = None if not first.active else (FIRST_POINTS_EVERY if waiting else LIVE_EVERY)
+    every = redraw_every(run.view())
 
     @st.fragment(run_every=every)
     def view_fragment() -> None:
         view = run.view()
         panel(view, run, page, experiment)
         draw(view)
-        if every is not None and (not view.active or
-                                  (every == FIRST_POINTS_EVERY and view.metrics)):
+        if redraw_every(view) != every:
             st.rerun()  # the whole page once more, with the next pace (or no timer)
 
     view_fragment()

@@ -1,0 +1,35 @@
+"""ui/run_panel.py's pace of the live fragment: quick while a run that is starting waits
+for its first points, calm while it trains or waits behind others, off once it ended.
+(bench/latency.py part (a') measures what this buys: the first point of a new run.)"""
+from __future__ import annotations
+
+import pytest
+
+from core import engine
+from ui.run_panel import FIRST_POINTS_EVERY, LIVE_EVERY, redraw_every
+
+POINTS = {"loss": ([1], [0.5])}
+
+
+def view(status: str, metrics: dict | None = None, queue_position: int | None = None):
+    return engine.RunView(key="k", experiment="gradient_descent", config=None,
+                          status=status, step=0, total=None, elapsed=0.0, device="cpu",
+                          error=None, summary=None, metrics=metrics or {}, snapshots={},
+                          queue_position=queue_position, from_cache=False)
+
+
+def test_a_run_just_started_is_watched_closely_even_before_a_worker_takes_it():
+    # the page's first look usually finds its new run still at the head of the queue
+    assert redraw_every(view(engine.QUEUED, queue_position=1)) == FIRST_POINTS_EVERY
+    assert redraw_every(view(engine.RUNNING)) == FIRST_POINTS_EVERY
+
+
+def test_a_run_behind_others_or_one_with_points_redraws_calmly():
+    assert redraw_every(view(engine.QUEUED, queue_position=2)) == LIVE_EVERY
+    assert redraw_every(view(engine.RUNNING, POINTS)) == LIVE_EVERY
+    assert FIRST_POINTS_EVERY < LIVE_EVERY
+
+
+@pytest.mark.parametrize("status", (engine.DONE, engine.DIVERGED, engine.FAILED, engine.CANCELLED))
+def test_an_ended_run_is_not_redrawn(status):
+    assert redraw_every(view(status, POINTS)) is None
