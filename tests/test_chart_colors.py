@@ -196,3 +196,27 @@ def test_the_check_catches_what_the_dark_theme_hid():
         with pytest.raises(AssertionError):
             check(chart)
     check(alt.Chart(frame).mark_rule(color=base.NEUTRAL).encode(y="y:Q"))
+
+
+def test_the_blue_red_pictures_have_vegas_own_colours():
+    """base.blue_red paints the decision boundary as one picture; its colours must be
+    those Vega gives its "redblue" legend beside it (rendered here by vl-convert)."""
+    import io
+
+    import vl_convert
+    from PIL import Image
+
+    values = np.linspace(0, 1, 21)
+    cells = alt.Chart(pd.DataFrame({"i": range(len(values)), "p": values}),
+                      width=20 * len(values), height=20).mark_rect().encode(
+        x=alt.X("i:O", axis=None), color=alt.Color(
+            "p:Q", legend=None,
+            scale=alt.Scale(scheme="redblue", domain=[0, 1], reverse=True)),
+    ).configure_view(stroke=None)
+    picture = Image.open(io.BytesIO(vl_convert.vegalite_to_png(cells.to_dict()))).convert("RGB")
+    left = (picture.width - 20 * len(values)) // 2
+    vega = np.array([picture.getpixel((left + 20 * i + 10, picture.height // 2))
+                     for i in range(len(values))], dtype=int)
+    ours = base.blue_red(values)[:, :3].astype(int)
+    assert np.abs(vega - ours).max() <= 3, np.c_[values, vega, ours]
+    assert ours[0, 2] > ours[0, 0] and ours[-1, 0] > ours[-1, 2]  # 0 blue, 1 red

@@ -335,3 +335,34 @@ def test_a_link_trains_its_own_settings_while_the_live_view_ticks(server):
                 '[data-testid="stAlertContentSuccess"]').inner_text()
             assert f"--set hidden_layers=3 --set steps=2500 --set seed={seed}" in \
                 page.locator('[data-testid="stMain"]').inner_text()
+
+
+def test_the_decision_boundary_is_one_picture_the_right_way_up(default_run):
+    """P(class 1) is drawn as one PNG, not 2,500 rectangles: a fraction of the spec to
+    send on every redraw. Its top row must be the plane's top: where the model says
+    class 1 the picture is red, where it says class 0 blue."""
+    import base64
+    import io
+    import json
+
+    from PIL import Image
+
+    from core.charts import base
+    from core.charts import gradient_descent as charts
+
+    snaps = default_run.view().snapshots
+    d, b = snaps["data"], snaps["boundary"]
+    points = base.points_frame(d["x"], d["label"], d["split"])
+    spec = charts.decision_boundary(b["xs"], b["ys"], b["prob"], points, "t").to_dict()
+    assert len(json.dumps(spec)) < 60_000
+    (url,) = [row["url"] for rows in spec["datasets"].values() for row in rows if "url" in row]
+    picture = np.asarray(Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))))
+    assert picture.shape == (GRID, GRID, 4)
+    # grid cell (row i along ys, column j along xs) is picture row GRID-1-i
+    prob = np.asarray(b["prob"])
+    upright = picture[::-1].astype(int)
+    redder = upright[..., 0] > upright[..., 2]
+    assert (prob > 0.8).sum() > 100 and (prob < 0.2).sum() > 100  # both classes in view
+    assert redder[prob > 0.8].all() and not redder[prob < 0.2].any()
+    assert {"x", "x2", "y", "y2"} <= {k for layer in spec["layer"]
+                                      for k in layer.get("encoding", {})}

@@ -2,6 +2,8 @@
 vectors drawn from the origin, and the colour scales and axes they share."""
 from __future__ import annotations
 
+import base64
+import io
 import textwrap
 
 import altair as alt
@@ -140,6 +142,47 @@ def scatter(points: pd.DataFrame, title: str, x_title: str, y_title: str,
                         legend=alt.Legend(**SHAPE_LEGEND)),
         tooltip=["class:N", "set:N"],
     )
+
+
+# --- a field over the input plane, drawn as one picture ----------------------------------
+# Vega's "redblue" scheme, reversed so that p = 1 is red like class 1 (CLASS_COLORS): its
+# colours at p = 0, 0.1, ..., 1 as Vega draws them (read off vl-convert; a test compares
+# blue_red with Vega's own scale between these stops)
+BLUE_RED = np.array([[19, 75, 133], [47, 120, 179], [93, 162, 203], [157, 202, 225],
+                     [210, 229, 239], [242, 239, 238], [251, 219, 201], [244, 174, 145],
+                     [223, 116, 94], [191, 54, 58], [140, 13, 37]], dtype=np.float64)
+
+
+def blue_red(p: np.ndarray, opacity: float = 1.0) -> np.ndarray:
+    """RGBA bytes for values in [0, 1] on the blue-white-red scale (0 blue, 1 red), the
+    colours of the legend Vega draws for `scheme="redblue", reverse=True`."""
+    p = np.clip(np.nan_to_num(np.asarray(p, dtype=np.float64), nan=0.5), 0.0, 1.0)
+    at = p * (len(BLUE_RED) - 1)
+    lo = np.minimum(at.astype(int), len(BLUE_RED) - 2)
+    rgb = BLUE_RED[lo] + (at - lo)[..., None] * (BLUE_RED[lo + 1] - BLUE_RED[lo])
+    alpha = np.full(p.shape + (1,), 255.0 * opacity)
+    return np.concatenate([rgb, alpha], -1).round().astype(np.uint8)
+
+
+def png_url(pixels: np.ndarray) -> str:
+    """An RGB or RGBA picture (rows from the top, uint8) as a PNG data URL: a Vega
+    image mark draws it with no request to any host."""
+    from PIL import Image  # Streamlit's own dependency
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(pixels)).save(buffer, format="PNG", optimize=True)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def plane_image(url: str, x: alt.X, y: alt.Y, x_range: tuple[float, float],
+                y_range: tuple[float, float]) -> alt.Chart:
+    """A picture (`png_url`) stretched over [x_range] × [y_range] of a plane. One image
+    instead of a rectangle per cell: a 50×50 grid was 2,500 rows to send and lay out on
+    every redraw, about 190 KB of the chart's spec."""
+    frame = pd.DataFrame({"x": [x_range[0]], "x2": [x_range[1]], "y": [y_range[0]],
+                          "y2": [y_range[1]], "url": [url]})
+    return alt.Chart(frame).mark_image(aspect=False, align="left", baseline="bottom").encode(
+        x=x, x2="x2:Q", y=y, y2="y2:Q", url="url:N")
 
 
 def heatmap(frame: pd.DataFrame, x: alt.X, y: alt.Y, color: alt.Color, tooltip: list,

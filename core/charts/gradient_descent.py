@@ -6,28 +6,26 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
+from core.charts import base
 from core.charts.base import CLASS_COLORS, SET_SHAPES, SHAPE_LEGEND
 
 
 def decision_boundary(xs: np.ndarray, ys: np.ndarray, prob: np.ndarray, points: pd.DataFrame,
                       title: str, height: int = 400) -> alt.LayerChart:
-    """P(class 1) over the input plane as a heatmap, with the data on top."""
-    gx, gy = np.meshgrid(xs, ys)
+    """P(class 1) over the input plane as a picture, with the data on top. The grid's
+    values are cell corners `xs` × `ys` (rows follow `ys` upwards); each cell reaches one
+    step further."""
     step = float(xs[1] - xs[0]) if len(xs) > 1 else 1.0
-    # Every redraw sends the whole grid: short numbers, and the cell ends computed in Vega.
-    grid = pd.DataFrame({"x": gx.ravel().round(4), "y": gy.ravel().round(4),
-                         "p": np.asarray(prob, dtype=np.float64).ravel().round(3)})
     domain = [float(xs[0]), float(xs[-1]) + step]
-    heat = alt.Chart(grid).mark_rect(opacity=0.55, strokeWidth=0).transform_calculate(
-        x2=f"datum.x + {step:.6f}", y2=f"datum.y + {step:.6f}",
-    ).encode(
-        x=alt.X("x:Q", scale=alt.Scale(domain=domain, nice=False), title="x₁"),
-        x2="x2:Q",
-        y=alt.Y("y:Q", scale=alt.Scale(domain=domain, nice=False), title="x₂"),
-        y2="y2:Q",
-        color=alt.Color("p:Q", title="P(class 1)",
-                        scale=alt.Scale(scheme="redblue", domain=[0, 1], reverse=True)),
-    )
+    x = alt.X("x:Q", scale=alt.Scale(domain=domain, nice=False), title="x₁")
+    y = alt.Y("y:Q", scale=alt.Scale(domain=domain, nice=False), title="x₂")
+    pixels = base.blue_red(np.flipud(np.asarray(prob)), opacity=0.55)  # top row first
+    y_range = (float(ys[0]), float(ys[-1]) + step)
+    heat = base.plane_image(base.png_url(pixels), x, y, (domain[0], domain[1]), y_range)
+    # an invisible mark that carries the colour legend the picture cannot
+    legend = alt.Chart(pd.DataFrame({"p": [0.0, 1.0]})).mark_point(opacity=0).encode(
+        color=alt.Color("p:Q", title="P(class 1)", legend=alt.Legend(gradientOpacity=0.55),
+                        scale=alt.Scale(scheme="redblue", domain=[0, 1], reverse=True)))
     dots = alt.Chart(points).mark_point(filled=True, size=28, stroke="white", strokeWidth=0.6,
                                         opacity=0.95).encode(
         x="x:Q", y="y:Q",
@@ -36,7 +34,8 @@ def decision_boundary(xs: np.ndarray, ys: np.ndarray, prob: np.ndarray, points: 
                         legend=alt.Legend(**SHAPE_LEGEND)),
         tooltip=["class:N", "set:N"],
     )
-    return alt.layer(heat, dots, title=title, height=height).resolve_scale(color="independent")
+    return alt.layer(heat, legend, dots, title=title, height=height).resolve_scale(
+        color="independent")
 
 
 def gradient_norm_names(metrics: dict) -> dict[str, str]:

@@ -2,15 +2,12 @@
 accuracy against depth, and the generalization gap of two runs."""
 from __future__ import annotations
 
-import base64
-import io
-
 import altair as alt
 import numpy as np
 import pandas as pd
 
 from core.charts.base import (CLASS_COLORS, SET_SHAPES, SHAPE_LEGEND, metrics_long, plane_axes,
-                              points_frame)
+                              plane_image, png_url, points_frame)
 
 
 def memo_points(x: np.ndarray, label: np.ndarray, split: np.ndarray,
@@ -75,8 +72,6 @@ def depth_curve(curve: list[dict], chosen: int, title: str, height: int = 280) -
 def region_image(key: np.ndarray, pred: np.ndarray) -> str:
     """A PNG (as a data URL) with each region its own pastel colour, drawn from its key,
     and the decision boundary (where the predicted class changes) in black."""
-    from PIL import Image
-
     key = np.asarray(key, dtype=np.int64)
     rgb = np.stack([(key >> s) & 0xFF for s in (0, 8, 16)], -1).astype(np.float32)
     rgb = 90 + rgb * 0.62  # pastel: every channel in [90, 248]
@@ -85,10 +80,7 @@ def region_image(key: np.ndarray, pred: np.ndarray) -> str:
     edge[:, 1:] |= pred[:, 1:] != pred[:, :-1]
     edge[1:, :] |= pred[1:, :] != pred[:-1, :]
     rgb[edge] = 20
-    image = Image.fromarray(np.flipud(rgb).astype(np.uint8))  # row 0 is the top (largest x₂)
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", optimize=True)
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+    return png_url(np.flipud(rgb).astype(np.uint8))  # row 0 is the top (largest x₂)
 
 
 def linear_regions(xs: np.ndarray, key: np.ndarray, pred: np.ndarray, points: pd.DataFrame,
@@ -97,10 +89,7 @@ def linear_regions(xs: np.ndarray, key: np.ndarray, pred: np.ndarray, points: pd
     decision boundary in black, the data on top."""
     lo, hi = float(xs[0]), float(xs[-1])
     x, y = plane_axes(lo, hi, zero=False)
-    frame = pd.DataFrame({"x": [lo], "x2": [hi], "y": [lo], "y2": [hi],
-                          "url": [region_image(key, pred)]})
-    image = alt.Chart(frame).mark_image(aspect=False, align="left", baseline="bottom").encode(
-        x=x, x2="x2:Q", y=y, y2="y2:Q", url="url:N")
+    image = plane_image(region_image(key, pred), x, y, (lo, hi), (lo, hi))
     return alt.layer(image, *_labelled_points(points, None), title=title, height=height)
 
 
