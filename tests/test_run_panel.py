@@ -22,6 +22,8 @@ def test_a_run_just_started_is_watched_closely_even_before_a_worker_takes_it():
     # the page's first look usually finds its new run still at the head of the queue
     assert redraw_every(view(engine.QUEUED, queue_position=1)) == FIRST_POINTS_EVERY
     assert redraw_every(view(engine.RUNNING)) == FIRST_POINTS_EVERY
+    # taken off the queue by a worker, not yet marked running
+    assert redraw_every(view(engine.QUEUED, queue_position=None)) == FIRST_POINTS_EVERY
 
 
 def test_a_run_behind_others_or_one_with_points_redraws_calmly():

@@ -28,11 +28,11 @@ def decision_boundary(xs: np.ndarray, ys: np.ndarray, prob: np.ndarray, points: 
                         scale=alt.Scale(scheme="redblue", domain=[0, 1], reverse=True)))
     dots = alt.Chart(points).mark_point(filled=True, size=28, stroke="white", strokeWidth=0.6,
                                         opacity=0.95).encode(
-        x="x:Q", y="y:Q",
+        x=alt.X("x:Q"), y=alt.Y("y:Q"),
         color=alt.Color("class:N", scale=CLASS_COLORS, legend=None),
         shape=alt.Shape("set:N", scale=SET_SHAPES, title=None,
                         legend=alt.Legend(**SHAPE_LEGEND)),
-        tooltip=["class:N", "set:N"],
+        tooltip=base.tips("class:N", "set:N"),
     )
     return alt.layer(heat, legend, dots, title=title, height=height).resolve_scale(
         color="independent")
