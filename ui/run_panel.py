@@ -122,8 +122,8 @@ def redraw_every(view: engine.RunView) -> float | None:
     counts as starting; a run further back waits at the calmer pace."""
     if not view.active:
         return None
-    # (a queued run with no place in the queue has just been taken by a worker)
-    starting = view.status == engine.RUNNING or view.queue_position in (None, 1)
+    # no place in the queue: training, or just taken by a worker and about to
+    starting = view.queue_position in (None, 1)
     return FIRST_POINTS_EVERY if starting and not view.metrics else LIVE_EVERY
 
 
