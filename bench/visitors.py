@@ -11,14 +11,17 @@
 The server is warmed up first (one visit, one finished run), as a classroom meets a
 running server. Read from /proc, so Linux only.
 
-With --browsers-elsewhere the ten Chromium sessions still run here, but as if on the
-visitors' own machines: the bench (and the browsers it starts) gets the lowest CPU share
-(its autogroup's nice set to 19; a plain `nice` on Chromium does nothing against the
-server, which sits in an autogroup of its own), and the health probes come from a
-process of their own at the normal share. Without it, the probes measure this machine's
-stalls under ten renderers as much as the server.
+In (a) the ten Chromium sessions run on this machine, but as if on the visitors' own:
+the bench and the browsers it starts get the lowest CPU share, and the health probes
+come from a process of their own at the normal share. The lowest share is the nice of
+their autogroups set to 19. A plain `nice` on Chromium does nothing against the server,
+which sits in an autogroup of its own, and Chromium starts sessions (so autogroups) of
+its own: before 2026-12-06 only the bench's autogroup was set, so the ten renderers
+still took their full share. --browsers-here gives them the same share as the server
+and probes from a thread of the bench: that measures this machine's stalls under ten
+renderers as much as the server.
 
-Run: python bench/visitors.py [--memory-only | --health-only] [--browsers-elsewhere]
+Run: python bench/visitors.py [--memory-only | --health-only] [--browsers-here]
      (LAB_WORKER_MODE=thread for thread mode)
 """
 from __future__ import annotations
@@ -45,7 +48,8 @@ DONE = "/Done: |cannot start now|failed/"
 
 
 def health(url: str, seconds: float | None = None, stop: threading.Event | None = None):
-    """Latencies (ms) of GET /_stcore/health every 0.2 s, for `seconds` or until `stop`."""
+    """(time.time(), latency in ms) of GET /_stcore/health every 0.2 s, for `seconds` or
+    until `stop`."""
     times = []
     end = time.monotonic() + (seconds or 1e9)
     while time.monotonic() < end and not (stop and stop.is_set()):
@@ -53,9 +57,9 @@ def health(url: str, seconds: float | None = None, stop: threading.Event | None 
         try:
             with urllib.request.urlopen(f"{url}/_stcore/health", timeout=10) as reply:
                 reply.read()
-            times.append((time.perf_counter() - started) * 1000)
+            times.append((time.time(), (time.perf_counter() - started) * 1000))
         except OSError:
-            times.append(10_000.0)
+            times.append((time.time(), 10_000.0))
         time.sleep(0.2)
     return times
 
@@ -68,9 +72,9 @@ while True:
     try:
         with urllib.request.urlopen(url + "/_stcore/health", timeout=10) as reply:
             reply.read()
-        out.write(f"{(time.perf_counter() - started) * 1000}\\n")
+        out.write(f"{time.time()} {(time.perf_counter() - started) * 1000}\\n")
     except OSError:
-        out.write("10000\\n")
+        out.write(f"{time.time()} 10000\\n")
     time.sleep(0.2)
 """
 
@@ -84,13 +88,15 @@ class Prober:
         self.proc = subprocess.Popen([sys.executable, "-c", PROBE, url, str(path)],
                                      start_new_session=True)
 
-    def stop(self) -> list[float]:
+    def stop(self) -> list[tuple[float, float]]:
         self.proc.terminate()
         self.proc.wait(10)
-        return [float(x) for x in self.path.read_text().split()]
+        return [(float(t), float(ms)) for t, ms in
+                (line.split() for line in self.path.read_text().splitlines() if line.strip())]
 
 
-def describe(times: list[float]) -> str:
+def describe(probes: list[tuple[float, float]]) -> str:
+    times = [ms for _, ms in probes]
     p95 = statistics.quantiles(times, n=20)[-1] if len(times) >= 20 else max(times)
     return f"median {statistics.median(times):6.1f} ms, p95 {p95:6.1f} ms ({len(times)} probes)"
 
@@ -107,6 +113,21 @@ def process_tree(pid: int) -> list[int]:
             except OSError:
                 pass
     return found
+
+
+def set_autogroup_nice(nice: int) -> int:
+    """Set the nice of this process's autogroup and of its Chromium's (Chromium and its
+    helpers start sessions of their own; the server, also our child, is left alone);
+    how many processes' autogroups were written."""
+    done = 0
+    for pid in process_tree(os.getpid()):
+        try:
+            if pid == os.getpid() or "chrom" in os.readlink(f"/proc/{pid}/exe"):
+                Path(f"/proc/{pid}/autogroup").write_text(str(nice))
+                done += 1
+        except OSError:  # gone meanwhile
+            pass
+    return done
 
 
 def _kb(path: str, field: str) -> int:
@@ -147,9 +168,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--memory-only", action="store_true", help="only (b)")
     parser.add_argument("--health-only", action="store_true", help="only (a)")
-    parser.add_argument("--browsers-elsewhere", action="store_true",
-                        help="Chromium at the lowest CPU share, probes from their own "
-                             "process (see above)")
+    parser.add_argument("--browsers-here", action="store_true",
+                        help="Chromium at the server's CPU share, probes from a thread of "
+                             "the bench (see above)")
     args = parser.parse_args()
     # `timeout` and Ctrl-C stop the bench through its `finally`, which stops the server
     # (started in a session of its own, it would otherwise go on training)
@@ -168,15 +189,16 @@ def main() -> None:
             if not args.memory_only:
                 print("(a) /_stcore/health, idle server:      ", describe(health(server.url, 10)))
                 stop = threading.Event()
-                times: list[float] = []
+                times: list[tuple[float, float]] = []
                 poller = threading.Thread(target=lambda: times.extend(health(server.url, stop=stop)))
                 prober = None
-                if args.browsers_elsewhere:
+                if not args.browsers_here:
+                    print(f"    lowest CPU share for this bench and its Chromium "
+                          f"({set_autogroup_nice(19)} processes)")
                     prober = Prober(server.url, tmp / "probes.txt")
-                    Path("/proc/self/autogroup").write_text("19")  # us and our Chromium
                 else:
                     poller.start()
-                started = time.monotonic()
+                started, started_wall = time.monotonic(), time.time()
                 pages = []
                 for i in range(10):
                     page = browser.new_context(viewport={"width": 1200, "height": 900}).new_page()
@@ -191,14 +213,17 @@ def main() -> None:
                 stop.set()
                 if prober is not None:
                     times = prober.stop()
-                    Path("/proc/self/autogroup").write_text("0")
+                    set_autogroup_nice(0)
                 else:
                     poller.join()
-                p95 = statistics.quantiles(times, n=20)[-1]
+                p95 = statistics.quantiles([ms for _, ms in times], n=20)[-1]
                 print("(a) /_stcore/health, ten sessions work:", describe(times),
                       f"goal p95 <= {HEALTH_GOAL_MS:.0f} ms:", "met" if p95 <= HEALTH_GOAL_MS
                       else "NOT met")
                 print(f"    all ten results shown after {took:.1f} s")
+                slow = sorted(times, key=lambda probe: -probe[1])[:8]
+                print("    slowest probes (s after the first visitor came: ms):",
+                      ", ".join(f"{t - started_wall:.1f}: {ms:.0f}" for t, ms in sorted(slow)))
                 for page in pages:
                     page.context.close()
 
