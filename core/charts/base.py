@@ -126,7 +126,7 @@ def step_marks(curve: alt.Chart, marks: dict[str, int | None]) -> alt.LayerChart
         x=alt.X("step:Q"), tooltip=tips("label:N", "step:Q"))
     text = alt.Chart(pd.DataFrame(rows)).mark_text(align="left", dx=4, dy=8, color=NEUTRAL,
                                                    baseline="top").encode(
-        x=alt.X("step:Q"), y=alt.value(0), text=alt.Text("label:N"))
+        x=alt.X("step:Q"), y=alt.YValue(0), text=alt.Text("label:N"))
     return alt.layer(curve, rules, text)
 
 
@@ -205,7 +205,7 @@ def vectors_from_origin(base: alt.Chart, line: dict, dot: dict,
                         dot_size: alt.Size | None = None) -> list[alt.Chart]:
     """Each row of an encoded chart (x, y) as a line from the origin with a dot at its
     end: [lines, dots], to layer with more. `line` and `dot` style the two marks."""
-    lines = base.mark_rule(**line).encode(x2=alt.datum(0), y2=alt.datum(0))
+    lines = base.mark_rule(**line).encode(x2=alt.X2Datum(0), y2=alt.Y2Datum(0))
     dots = base.mark_circle(**dot)
     return [lines, dots.encode(size=dot_size) if dot_size is not None else dots]
 
@@ -223,7 +223,7 @@ def reference_line(y: float, label: str) -> list[alt.Chart]:
     ref = pd.DataFrame({"y": [y], "label": [label]})
     return [alt.Chart(ref).mark_rule(strokeDash=[5, 4], color=NEUTRAL).encode(y=alt.Y("y:Q")),
             alt.Chart(ref).mark_text(align="right", dx=-4, dy=-6, color=NEUTRAL,
-                                     fontSize=11).encode(x=alt.value("width"), y=alt.Y("y:Q"),
+                                     fontSize=11).encode(x=alt.XValue("width"), y=alt.Y("y:Q"),
                                                          text=alt.Text("label:N"))]
 
 

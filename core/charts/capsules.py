@@ -7,7 +7,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from core.charts.base import NEUTRAL, heatmap, metrics_long
+from core.charts.base import NEUTRAL, heatmap, metrics_long, tips
 
 MODELS = {"capsules": "capsule net (routing)", "uniform": "uniform control",
           "cnn": "plain CNN"}
@@ -35,8 +35,8 @@ def epoch_curves(frame: pd.DataFrame, title: str, y_title: str, colors: alt.Scal
            "y": alt.Y("value:Q", title=y_title,
                       scale=alt.Scale(type="log") if log_y else alt.Scale(zero=False)),
            "color": color,
-           "tooltip": ["series:N", alt.Tooltip("step:Q", title="epoch"),
-                       alt.Tooltip("value:Q", format=".4g")]}
+           "tooltip": tips("series:N", alt.Tooltip("step:Q", title="epoch"),
+                           alt.Tooltip("value:Q", format=".4g"))}
     if dash:
         enc["strokeDash"] = alt.StrokeDash(f"{dash}:N", title=None,
                                            sort=["train", "test"],
@@ -68,7 +68,7 @@ def band_curves(frame: pd.DataFrame, title: str, y_title: str, seeds: int) -> al
     color = alt.Color("series:N", title=None, scale=MODEL_COLORS,
                       legend=alt.Legend(orient="right", labelLimit=180, symbolOpacity=1))
     band = alt.Chart(frame).mark_area(opacity=0.18).encode(
-        x="step:Q", y="lo:Q", y2="hi:Q", color=color)
+        x=alt.X("step:Q"), y=alt.Y("lo:Q"), y2=alt.Y2("hi:Q"), color=color)
     return alt.layer(band, lines.encode(color=color)).properties(title=title)
 
 
@@ -135,12 +135,13 @@ def iteration_chart(frame: pd.DataFrame, title: str, y_title: str, level: float,
                 axis=alt.Axis(tickMinStep=1, format="d")),
         y=alt.Y("value:Q", title=y_title, scale=alt.Scale(zero=zero)),
         color=alt.Color("series:N", title=None, scale=ITERATION_COLORS, legend=None),
-        tooltip=["series:N", "iteration:Q", alt.Tooltip("value:Q", format=".4f")])
+        tooltip=tips("series:N", "iteration:Q",
+                     alt.Tooltip("value:Q", format=".4f")))
     level_frame = pd.DataFrame({"value": [level], "label": [level_label]})
     rule = alt.Chart(level_frame).mark_rule(strokeDash=[4, 3], color=NEUTRAL).encode(
-        y="value:Q", tooltip=["label:N", alt.Tooltip("value:Q", format=".4f")])
+        y=alt.Y("value:Q"), tooltip=tips("label:N", alt.Tooltip("value:Q", format=".4f")))
     text = alt.Chart(level_frame).mark_text(align="left", dx=4, dy=-6, color=NEUTRAL).encode(
-        y="value:Q", x=alt.value(0), text="label:N")
+        y=alt.Y("value:Q"), x=alt.XValue(0), text=alt.Text("label:N"))
     return alt.layer(lines, rule, text)
 
 
@@ -158,10 +159,10 @@ def length_bars(lengths: np.ndarray, predicted: int, label: int, title: str,
         color=alt.Color("role:N", legend=None,
                         scale=alt.Scale(domain=["winner", "other"],
                                         range=["#d62728", "#9e9e9e"])),
-        tooltip=["digit:N", alt.Tooltip("length:Q", format=".3f")])
+        tooltip=tips("digit:N", alt.Tooltip("length:Q", format=".3f")))
     margins = pd.DataFrame({"length": [0.9, 0.1], "label": ["m+ 0.9", "m− 0.1"]})
     rules = alt.Chart(margins).mark_rule(strokeDash=[4, 3], color=NEUTRAL).encode(
-        y="length:Q", tooltip=["label:N"])
+        y=alt.Y("length:Q"), tooltip=tips("label:N"))
     return alt.layer(bars, rules)
 
 

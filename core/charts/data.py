@@ -56,19 +56,20 @@ def excess_vs_repeats(frame: pd.DataFrame, fresh: float, drop: float, title: str
                      scale=alt.Scale(zero=False)),
         tooltip=[alt.Tooltip("k:Q", format=",.4g"), alt.Tooltip("excess:Q", format=".4f")])
     bars = alt.Chart(frame).mark_rule(color="#d62728", opacity=0.6).encode(
-        x=x, y="low:Q", y2="high:Q")
+        x=x, y=alt.Y("low:Q"), y2=alt.Y2("high:Q"))
     rules = pd.DataFrame({"y": [fresh, drop], "label": [
         f"fresh (deduplicated) {fresh:.3f}", f"drop (repeats left out) {drop:.3f}"],
         "color": [CONTROL_COLORS["fresh"], CONTROL_COLORS["drop"]]})
     lines = alt.Chart(rules).mark_rule(strokeDash=[5, 4]).encode(
-        y="y:Q", color=alt.Color("color:N", scale=None), tooltip=["label:N"])
+        y=alt.Y("y:Q"), color=alt.Color("color:N", scale=None), tooltip=base.tips("label:N"))
     text = alt.Chart(rules).mark_text(align="right", dx=-4, dy=-6, fontSize=11).encode(
-        x=alt.value("width"), y="y:Q", text="label:N", color=alt.Color("color:N", scale=None))
+        x=alt.XValue("width"), y=alt.Y("y:Q"), text=alt.Text("label:N"),
+        color=alt.Color("color:N", scale=None))
     layers = [bars, line, lines, text]
     if peak_k is not None and len(frame):
         peak = frame[frame["k"] == peak_k]
         layers.append(alt.Chart(peak).mark_point(size=160, shape="diamond", filled=True,
-                                                 color="#7b0000").encode(x=x, y="excess:Q"))
+                                                 color="#7b0000").encode(x=x, y=alt.Y("excess:Q")))
     return alt.layer(*layers, title=title, height=height)
 
 
@@ -92,8 +93,8 @@ def train_loss_vs_repeats(frame: pd.DataFrame, bayes: float | None, title: str,
         color=alt.Color("examples:N", title=None, scale=alt.Scale(
             domain=["the repeated examples", "unique examples (seen once)"],
             range=["#d62728", "#1f77b4"]), legend=alt.Legend(orient="bottom", labelLimit=260)),
-        tooltip=["examples:N", alt.Tooltip("k:Q", format=",.4g"),
-                 alt.Tooltip("loss:Q", format=".3f")])
+        tooltip=base.tips("examples:N", alt.Tooltip("k:Q", format=",.4g"),
+                          alt.Tooltip("loss:Q", format=".3f")))
     layers = [chart]
     if bayes is not None:
         layers += base.reference_line(bayes, f"Bayes floor {bayes:.3f}")
@@ -119,7 +120,8 @@ def example_loss_histogram(frame: pd.DataFrame, title: str, height: int = 260) -
         color=alt.Color("examples:N", title=None, scale=alt.Scale(
             domain=["repeated", "unique"], range=["#d62728", "#1f77b4"]),
             legend=alt.Legend(orient="top-right")),
-        tooltip=["examples:N", alt.Tooltip("sum(share):Q", format=".1%", title="share")])
+        tooltip=base.tips("examples:N",
+                          alt.Tooltip("sum(share):Q", format=".1%", title="share")))
 
 
 # --- images in a grid (deduplication pairs, queried digits) --------------------------------
@@ -146,10 +148,10 @@ def image_grid(cells: pd.DataFrame, labels: pd.DataFrame, title: str, columns: i
     pixels = alt.Chart(cells).mark_rect().encode(
         x=x, y=y, color=alt.Color("value:Q", scale=alt.Scale(domain=[0, 1],
                                                               range=["white", "black"]),
-                                  legend=None), tooltip=alt.value(None))
+                                  legend=None), tooltip=alt.TooltipValue(None))
     text = alt.Chart(labels).mark_text(fontSize=10, baseline="middle", align="center",
                                        dx=-cell / 2, color=base.NEUTRAL).encode(
-        x=x, y=y, text="text:N")
+        x=x, y=y, text=alt.Text("text:N"))
     return alt.layer(pixels, text, title=title).properties(
         width=alt.Step(cell), height=alt.Step(cell)).configure_view(stroke=None)
 
@@ -219,12 +221,13 @@ def dedup_loss_bars(frame: pd.DataFrame, title: str, height: int = 200) -> alt.L
     bars = alt.Chart(frame).mark_bar().encode(
         x=alt.X("loss:Q", title="test loss (cross-entropy), mean over seeds"), y=y,
         color=alt.Color("condition:N", scale=CONDITION_COLORS, legend=None),
-        tooltip=["condition:N", alt.Tooltip("loss:Q", format=".4f"),
-                 alt.Tooltip("size:Q", title="training images", format=",.0f"),
-                 alt.Tooltip("accuracy:Q", format=".1%")])
-    whisk = alt.Chart(frame).mark_rule(color=base.NEUTRAL).encode(x="low:Q", x2="high:Q", y=y)
+        tooltip=base.tips("condition:N", alt.Tooltip("loss:Q", format=".4f"),
+                          alt.Tooltip("size:Q", title="training images", format=",.0f"),
+                          alt.Tooltip("accuracy:Q", format=".1%")))
+    whisk = alt.Chart(frame).mark_rule(color=base.NEUTRAL).encode(x=alt.X("low:Q"),
+                                                                  x2=alt.X2("high:Q"), y=y)
     text = alt.Chart(frame).mark_text(align="left", dx=4, color=base.NEUTRAL).encode(
-        x="high:Q", y=y, text=alt.Text("loss:Q", format=".3f"))
+        x=alt.X("high:Q"), y=y, text=alt.Text("loss:Q", format=".3f"))
     return alt.layer(bars, whisk, text, title=title, height=height)
 
 
@@ -252,12 +255,13 @@ def learning_curves(frame: pd.DataFrame, full_pool: float | None, title: str,
                       legend=alt.Legend(orient="bottom"))
     low = float(max(0.0, frame["low"].min() - 0.01)) if len(frame) else 0.5
     band = alt.Chart(frame).mark_area(opacity=0.15).encode(
-        x=x, y=alt.Y("low:Q", scale=alt.Scale(domain=[low, 1.0])), y2="high:Q",
+        x=x, y=alt.Y("low:Q", scale=alt.Scale(domain=[low, 1.0])), y2=alt.Y2("high:Q"),
         color=alt.Color("strategy:N", scale=STRATEGY_COLORS, legend=None))
     line = alt.Chart(frame).mark_line().encode(
         x=x, y=alt.Y("accuracy:Q", title="test accuracy", axis=alt.Axis(format="%"),
                      scale=alt.Scale(domain=[low, 1.0])), color=color,
-        tooltip=["strategy:N", "labels:Q", alt.Tooltip("accuracy:Q", format=".1%")])
+        tooltip=base.tips("strategy:N", "labels:Q",
+                          alt.Tooltip("accuracy:Q", format=".1%")))
     layers = [band, line]
     if full_pool is not None:
         layers += base.reference_line(full_pool, f"every pool label: {full_pool:.1%}")
@@ -351,12 +355,12 @@ def isoflop_curves(curves: pd.DataFrame, optima: pd.DataFrame, title: str,
                                                       zero=False))
     color = _budget_color(curves)
     line = alt.Chart(curves).mark_line().encode(
-        x=x, y=y, color=color, tooltip=["budget:N", alt.Tooltip("n:Q", format=".3g"),
-                                        alt.Tooltip("loss:Q", format=".4f")])
+        x=x, y=y, color=color, tooltip=base.tips("budget:N", alt.Tooltip("n:Q", format=".3g"),
+                                                 alt.Tooltip("loss:Q", format=".4f")))
     dots = alt.Chart(optima).mark_point(shape="diamond", size=120, filled=True).encode(
-        x=x, y=y, color=color, tooltip=["budget:N", alt.Tooltip("n:Q", format=".3g",
-                                                                title="best N"),
-                                        alt.Tooltip("loss:Q", format=".4f")])
+        x=x, y=y, color=color, tooltip=base.tips("budget:N", alt.Tooltip("n:Q", format=".3g",
+                                                                         title="best N"),
+                                                 alt.Tooltip("loss:Q", format=".4f")))
     return alt.layer(line, dots, title=title, height=height)
 
 
@@ -370,9 +374,10 @@ def ratio_chart(optima: pd.DataFrame, rule_of_thumb: float, title: str,
         tooltip=[alt.Tooltip("order:Q", title="C", format=".2g"),
                  alt.Tooltip("ratio:Q", format=".1f")])
     ref = pd.DataFrame({"y": [rule_of_thumb], "label": [f"{rule_of_thumb:g} tokens per parameter"]})
-    rule = alt.Chart(ref).mark_rule(strokeDash=[5, 4], color=base.NEUTRAL).encode(y="y:Q")
+    rule = alt.Chart(ref).mark_rule(strokeDash=[5, 4], color=base.NEUTRAL).encode(y=alt.Y("y:Q"))
     text = alt.Chart(ref).mark_text(align="left", dx=4, dy=-6, color=base.NEUTRAL,
-                                    fontSize=11).encode(x=alt.value(4), y="y:Q", text="label:N")
+                                    fontSize=11).encode(x=alt.XValue(4), y=alt.Y("y:Q"),
+                                                        text=alt.Text("label:N"))
     return alt.layer(line, rule, text, title=title, height=height)
 
 
@@ -401,7 +406,7 @@ def toy_isoflop(curves: pd.DataFrame, optima: pd.DataFrame | None, title: str,
                            x_title="student parameters N (log scale)", log_y=True,
                            height=height)
     bars = alt.Chart(curves).mark_rule(opacity=0.5).encode(
-        x=alt.X("n:Q", scale=alt.Scale(type="log")), y="low:Q", y2="high:Q",
+        x=alt.X("n:Q", scale=alt.Scale(type="log")), y=alt.Y("low:Q"), y2=alt.Y2("high:Q"),
         color=_budget_color(curves))
     return alt.layer(bars, *chart.layer, title=title, height=height)
 
@@ -461,15 +466,15 @@ def exponent_chart(frames: dict[str, pd.DataFrame], title: str,
         x=x, y=y, color=alt.Color("what:N", scale=scale, title=None,
                                   legend=alt.Legend(orient="bottom", columns=2,
                                                     labelLimit=240)),
-        strokeDash=alt.condition("indexof(datum.what, 'slope') >= 0", alt.value([5, 4]),
-                                 alt.value([1, 0])))
+        strokeDash=alt.condition("indexof(datum.what, 'slope') >= 0", alt.StrokeDashValue([5, 4]),
+                                 alt.StrokeDashValue([1, 0])))
     points = alt.Chart(frames["points"]).mark_point(size=110, filled=True).encode(
         x=x, y=y, color=alt.Color("what:N", scale=scale),
         shape=alt.Shape("what:N", scale=alt.Scale(
             domain=shown, range=[EXPONENT_SHAPES[n] for n in shown]), legend=None),
-        opacity=alt.value(1.0),
-        tooltip=["what:N", alt.Tooltip("c:Q", format=".2g", title="C"),
-                 alt.Tooltip("n:Q", format=",.0f", title="N")])
+        opacity=alt.OpacityValue(1.0),
+        tooltip=base.tips("what:N", alt.Tooltip("c:Q", format=".2g", title="C"),
+                          alt.Tooltip("n:Q", format=",.0f", title="N")))
     return alt.layer(lines, points, title=title, height=height)
 
 

@@ -6,7 +6,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from core.charts.base import (NEUTRAL, SPLIT_COLORS, one_color, symmetric_limit, titled,
+from core.charts.base import (NEUTRAL, SPLIT_COLORS, one_color, symmetric_limit, tips, titled,
                               vectors_from_origin)
 
 EXAMPLE_COLOR, FEATURE_COLOR = "#ff7f0e", "#2ca02c"
@@ -73,19 +73,20 @@ def double_descent_curve(frame: pd.DataFrame, peak: int | None, chosen: int | No
         y=alt.Y("value:Q", title="loss ÷ loss of an all-zero output"),
         color=alt.Color("series:N", scale=SPLIT_COLORS, title=None,
                         legend=alt.Legend(orient="top")),
-        tooltip=["series:N", "train_size:Q", alt.Tooltip("value:Q", format=".3f")])
+        tooltip=tips("series:N", "train_size:Q",
+                     alt.Tooltip("value:Q", format=".3f")))
     layers = [base.mark_line(), base.mark_circle(size=60)]
     if chosen is not None:
         layers.append(alt.Chart(pd.DataFrame({"train_size": [chosen]})).mark_rule(
-            color="#888", strokeDash=[2, 2]).encode(x="train_size:Q"))
+            color="#888", strokeDash=[2, 2]).encode(x=alt.X("train_size:Q")))
     if peak is not None:
         top = frame[(frame["series"] == "test") & (frame["train_size"] == peak)]
         layers.append(alt.Chart(top).mark_point(shape="triangle-down", size=220, filled=True,
                                                 color=NEUTRAL, yOffset=-14).encode(
-            x="train_size:Q", y="value:Q"))
+            x=alt.X("train_size:Q"), y=alt.Y("value:Q")))
         layers.append(alt.Chart(top.assign(label=f"peak T={peak}")).mark_text(
             dy=-30, fontWeight="bold", color=NEUTRAL).encode(
-            x="train_size:Q", y="value:Q", text="label:N"))
+            x=alt.X("train_size:Q"), y=alt.Y("value:Q"), text=alt.Text("label:N")))
     return alt.layer(*layers, title=title, height=height)
 
 
@@ -102,7 +103,8 @@ def plane_vectors(frame: pd.DataFrame, title: str, subtitle: str = "", height: i
     base = alt.Chart(frame).encode(
         x=alt.X("x:Q", scale=scale, title="hidden unit 1"),
         y=alt.Y("y:Q", scale=scale, title="hidden unit 2"), color=color,
-        tooltip=["kind:N", alt.Tooltip("dim:Q", title="dimensionality D", format=".3f")])
+        tooltip=tips("kind:N",
+                     alt.Tooltip("dim:Q", title="dimensionality D", format=".3f")))
     layers = vectors_from_origin(
         base, line={"strokeWidth": 1.2, "opacity": 0.5}, dot={"opacity": 0.9},
         dot_size=alt.Size("dim:Q", scale=alt.Scale(domain=[0, 1], range=[12, 160]),
@@ -131,7 +133,8 @@ def dimensionality_vs_size(frame: pd.DataFrame, title: str, domain: list[float],
         color=alt.Color("series:N", title=None, legend=alt.Legend(orient="top"),
                         scale=alt.Scale(domain=["data points W x_t", "features W_i"],
                                         range=[EXAMPLE_COLOR, FEATURE_COLOR])),
-        tooltip=["series:N", "train_size:Q", alt.Tooltip("value:Q", format=".3f")])
+        tooltip=tips("series:N", "train_size:Q",
+                     alt.Tooltip("value:Q", format=".3f")))
 
 
 def loss_bars(values: dict[str, float], title: str, height: int = 240) -> alt.Chart:
@@ -142,4 +145,4 @@ def loss_bars(values: dict[str, float], title: str, height: int = 240) -> alt.Ch
         y=alt.Y("value:Q", title="test loss ÷ zero-output loss",
                 scale=alt.Scale(zero=False)),
         color=alt.Color("run:N", legend=None, sort=None),
-        tooltip=["run:N", alt.Tooltip("value:Q", format=".4f")])
+        tooltip=tips("run:N", alt.Tooltip("value:Q", format=".4f")))

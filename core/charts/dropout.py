@@ -6,7 +6,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from core.charts.base import metrics_long
+from core.charts.base import metrics_long, tips
 
 NETWORKS = ("without dropout", "with dropout")
 
@@ -41,7 +41,8 @@ def reliance_bars(frame: pd.DataFrame, title: str, height: int = 150) -> alt.Fac
         color=alt.Color("view:N", title="view removed",
                         scale=alt.Scale(range=["#e6550d", "#756bb1"]),
                         legend=alt.Legend(orient="top")),
-        tooltip=["network:N", "class:O", "view:N", alt.Tooltip("drop:Q", format=".2f")],
+        tooltip=tips("network:N", "class:O", "view:N",
+                     alt.Tooltip("drop:Q", format=".2f")),
     ).facet(row=alt.Row("network:N", title=None, header=alt.Header(labelAngle=0,
                                                                     labelAlign="left")),
             title=title)
@@ -71,5 +72,6 @@ def disagreement_histogram(frame: pd.DataFrame, title: str, height: int = 260) -
                         scale=alt.Scale(domain=["right", "wrong"],
                                         range=["#74c476", "#d62728"]),
                         legend=alt.Legend(orient="top")),
-        tooltip=["prediction:N", "disagreement:O", "points:Q"],
+        tooltip=tips("prediction:N", "disagreement:O",
+                     "points:Q"),
     )

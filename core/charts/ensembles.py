@@ -6,7 +6,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from core.charts.base import heatmap, titled
+from core.charts.base import heatmap, tips, titled
 
 MODEL_KIND_LABELS = {
     "individual": "individual (mean)", "ensemble": "ensemble", "distilled": "distilled",
@@ -52,7 +52,8 @@ def model_accuracy_bars(frame: pd.DataFrame, title: str, height: int = 360) -> a
         color=alt.Color("test_set:N", title="test examples",
                         scale=alt.Scale(domain=sets, range=colors),
                         legend=alt.Legend(orient="top")),
-        tooltip=["model:N", "test_set:N", alt.Tooltip("accuracy:Q", format=".3f")],
+        tooltip=tips("model:N", "test_set:N",
+                     alt.Tooltip("accuracy:Q", format=".3f")),
     )
 
 

@@ -6,7 +6,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from core.charts.base import heatmap
+from core.charts.base import heatmap, tips
 
 
 def capacity_frame(metrics: dict) -> pd.DataFrame:
@@ -33,10 +33,11 @@ def capacity_curves(frame: pd.DataFrame, classical_limit: float, title: str,
         y=alt.Y("accuracy:Q", title="accuracy", scale=alt.Scale(domain=[0, 1.02])),
         color=alt.Color("network:N", title=None,
                         legend=alt.Legend(orient="bottom-right", labelLimit=400)),
-        tooltip=["network:N", "patterns:Q", alt.Tooltip("accuracy:Q", format=".3f")])
-    rule = alt.Chart(rule_data).mark_rule(strokeDash=[5, 4], color="gray").encode(x="x:Q")
+        tooltip=tips("network:N", "patterns:Q",
+                     alt.Tooltip("accuracy:Q", format=".3f")))
+    rule = alt.Chart(rule_data).mark_rule(strokeDash=[5, 4], color="gray").encode(x=alt.X("x:Q"))
     text = alt.Chart(rule_data).mark_text(align="left", dx=4, color="gray").encode(
-        x="x:Q", y="y:Q", text="label:N")
+        x=alt.X("x:Q"), y=alt.Y("y:Q"), text=alt.Text("label:N"))
     return alt.layer(rule, text, lines, title=title, height=height)
 
 
@@ -50,7 +51,7 @@ def beta_sweep(example: dict, title: str, height: int = 260) -> alt.LayerChart:
         y=alt.Y("top:Q", title="weight on the top pattern", scale=alt.Scale(domain=[0, 1])),
         tooltip=[alt.Tooltip("beta:Q", format=".3g"), alt.Tooltip("top:Q", format=".2f")])
     rule = alt.Chart(pd.DataFrame({"beta": [float(example["beta"])]})).mark_rule(
-        color="#d62728", strokeDash=[4, 3]).encode(x="beta:Q")
+        color="#d62728", strokeDash=[4, 3]).encode(x=alt.X("beta:Q"))
     return alt.layer(line, rule, title=title, height=height)
 
 
@@ -122,4 +123,4 @@ def weight_bars(example: dict, title: str, height: int = 200) -> alt.Chart:
         color=alt.Color("which:N", title=None, legend=None,
                         scale=alt.Scale(domain=["the cued pattern", "other patterns"],
                                         range=["#d62728", "#9e9e9e"])),
-        tooltip=["pattern:O", alt.Tooltip("weight:Q", format=".3f")])
+        tooltip=tips("pattern:O", alt.Tooltip("weight:Q", format=".3f")))

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from core.charts.base import (CLASS_COLORS, SET_SHAPES, SHAPE_LEGEND, metrics_long, plane_axes,
-                              plane_image, png_url, points_frame)
+                              plane_image, png_url, points_frame, tips)
 
 
 def memo_points(x: np.ndarray, label: np.ndarray, split: np.ndarray,
@@ -23,17 +23,19 @@ def _labelled_points(points: pd.DataFrame, highlight: int | None) -> list[alt.Ch
     """Train points as circles, test points as triangles, a flipped training label with a
     black outline; `highlight` (a row of `points`) ringed."""
     layers = [alt.Chart(points).mark_point(filled=True, size=30, opacity=0.95).encode(
-        x="x:Q", y="y:Q",
+        x=alt.X("x:Q"), y=alt.Y("y:Q"),
         color=alt.Color("class:N", scale=CLASS_COLORS, title="label",
                         legend=alt.Legend(orient="bottom")),
         shape=alt.Shape("set:N", scale=SET_SHAPES, title=None,
                         legend=alt.Legend(orient="bottom", **SHAPE_LEGEND)),
-        stroke=alt.condition("datum.flipped", alt.value("black"), alt.value("white")),
-        strokeWidth=alt.condition("datum.flipped", alt.value(1.4), alt.value(0.5)),
-        tooltip=["class:N", "set:N", "flipped:N", alt.Tooltip("index:Q", title="point")],
+        stroke=alt.condition("datum.flipped", alt.StrokeValue("black"), alt.StrokeValue("white")),
+        strokeWidth=alt.condition("datum.flipped", alt.StrokeWidthValue(1.4),
+                                  alt.StrokeWidthValue(0.5)),
+        tooltip=tips("class:N", "set:N", "flipped:N",
+                     alt.Tooltip("index:Q", title="point")),
     )]
     if highlight is not None:  # a black ring on a white halo: it reads on dark bins too
-        ring = alt.Chart(points.iloc[[highlight]]).encode(x="x:Q", y="y:Q")
+        ring = alt.Chart(points.iloc[[highlight]]).encode(x=alt.X("x:Q"), y=alt.Y("y:Q"))
         layers += [ring.mark_point(size=420, filled=False, stroke="white", strokeWidth=5),
                    ring.mark_point(size=420, filled=False, stroke="black", strokeWidth=2.5)]
     return layers
@@ -48,9 +50,10 @@ def tree_bins(leaves: dict, points: pd.DataFrame, lo: float, hi: float, title: s
                           "training points": leaves["n_train"]})
     x, y = plane_axes(lo, hi, zero=False)
     bins = alt.Chart(boxes).mark_rect(opacity=0.3, stroke="#555", strokeWidth=0.6).encode(
-        x=x, x2="x2:Q", y=y, y2="y2:Q",
+        x=x, x2=alt.X2("x2:Q"), y=y, y2=alt.Y2("y2:Q"),
         color=alt.Color("predicts:N", scale=CLASS_COLORS, legend=None),
-        tooltip=["leaf:Q", "predicts:N", "training points:Q"])
+        tooltip=tips("leaf:Q", "predicts:N",
+                     "training points:Q"))
     return alt.layer(bins, *_labelled_points(points, highlight), title=title, height=height)
 
 
@@ -63,9 +66,10 @@ def depth_curve(curve: list[dict], chosen: int, title: str, height: int = 280) -
         x=alt.X("depth:Q", title="max depth", axis=alt.Axis(tickMinStep=1)),
         y=alt.Y("accuracy:Q", title="accuracy", scale=alt.Scale(zero=False)),
         color=alt.Color("series:N", title=None, legend=alt.Legend(orient="bottom-right")),
-        tooltip=["series:N", "depth:Q", alt.Tooltip("accuracy:Q", format=".3f")])
+        tooltip=tips("series:N", "depth:Q",
+                     alt.Tooltip("accuracy:Q", format=".3f")))
     rule = alt.Chart(pd.DataFrame({"depth": [chosen]})).mark_rule(
-        strokeDash=[4, 3], color="gray").encode(x="depth:Q")
+        strokeDash=[4, 3], color="gray").encode(x=alt.X("depth:Q"))
     return alt.layer(lines, rule, title=title, height=height)
 
 

@@ -8,7 +8,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from core.charts.base import NEUTRAL, metrics_long
+from core.charts.base import NEUTRAL, metrics_long, tips
 
 OPTIMIZER_COLORS = alt.Scale(domain=["GD", "Momentum", "Nesterov", "RMSProp", "Adam"],
                              range=["#1f77b4", "#d62728", "#ff7f0e", "#2ca02c", "#9467bd"])
@@ -57,25 +57,26 @@ def contour_paths(surface: dict, paths: pd.DataFrame, title: str,
         x1=f"datum.x - {dx / 2:.6f}", x2=f"datum.x + {dx / 2:.6f}",
         y1=f"datum.y - {dy / 2:.6f}", y2=f"datum.y + {dy / 2:.6f}").encode(
         x=alt.X("x1:Q", scale=alt.Scale(domain=x_dom, nice=False), title="x"),
-        x2="x2:Q",
+        x2=alt.X2("x2:Q"),
         y=alt.Y("y1:Q", scale=alt.Scale(domain=y_dom, nice=False), title="y"),
-        y2="y2:Q",
+        y2=alt.Y2("y2:Q"),
         color=alt.Color("level:Q", title="log₁₀(f − f_min)",
                         scale=alt.Scale(scheme="greys", type="quantize", nice=True),
                         legend=alt.Legend(orient="bottom", direction="horizontal")))
     lines = alt.Chart(paths).mark_line(point=alt.OverlayMarkDef(size=12), strokeWidth=2,
                                        clip=True).encode(
-        x="x:Q", y="y:Q", order="step:Q",
+        x=alt.X("x:Q"), y=alt.Y("y:Q"), order=alt.Order("step:Q"),
         color=alt.Color("optimizer:N", scale=OPTIMIZER_COLORS, title=None,
                         legend=alt.Legend(orient="top")),
-        tooltip=["optimizer:N", "step:Q", alt.Tooltip("x:Q", format=".4f"),
-                 alt.Tooltip("y:Q", format=".4f")])
+        tooltip=tips("optimizer:N", "step:Q",
+                     alt.Tooltip("x:Q", format=".4f"),
+                     alt.Tooltip("y:Q", format=".4f")))
     marks = pd.DataFrame({"x": [float(surface["start"][0]), float(surface["minimum"][0])],
                           "y": [float(surface["start"][1]), float(surface["minimum"][1])],
                           "what": ["start", "minimum"]})
     points = alt.Chart(marks).mark_point(shape="diamond", size=140, filled=True,
                                          color="black", clip=True).encode(
-        x="x:Q", y="y:Q", tooltip=["what:N"])
+        x=alt.X("x:Q"), y=alt.Y("y:Q"), tooltip=tips("what:N"))
     return alt.layer(heat, lines, points, title=title, height=height)
 
 
@@ -92,9 +93,10 @@ def gap_curves(frame: pd.DataFrame, tolerance: float, title: str,
         y=alt.Y("value:Q", title="f − f_min (log scale)", scale=alt.Scale(type="log")),
         color=alt.Color("series:N", scale=OPTIMIZER_COLORS, title=None,
                         legend=alt.Legend(orient="bottom", columns=3)),
-        tooltip=["series:N", "step:Q", alt.Tooltip("value:Q", format=".3g")])
+        tooltip=tips("series:N", "step:Q",
+                     alt.Tooltip("value:Q", format=".3g")))
     rule = alt.Chart(pd.DataFrame({"y": [tolerance]})).mark_rule(
-        strokeDash=[5, 4], color="gray").encode(y="y:Q")
+        strokeDash=[5, 4], color="gray").encode(y=alt.Y("y:Q"))
     return alt.layer(curve, rule, title=title, height=height)
 
 
@@ -117,15 +119,16 @@ def rate_chart(frame: pd.DataFrame, lr: float, edge: float, title: str,
                         scale=alt.Scale(domain=linear, range=[
                             OPTIMIZER_COLORS.range[OPTIMIZER_COLORS.domain.index(n)]
                             for n in linear])),
-        tooltip=["optimizer:N", alt.Tooltip("lr:Q", format=".4g"),
-                 alt.Tooltip("rate:Q", format=".3f")])
-    one = alt.Chart(pd.DataFrame({"y": [1.0]})).mark_rule(color="gray").encode(y="y:Q")
+        tooltip=tips("optimizer:N", alt.Tooltip("lr:Q", format=".4g"),
+                     alt.Tooltip("rate:Q", format=".3f")))
+    one = alt.Chart(pd.DataFrame({"y": [1.0]})).mark_rule(color="gray").encode(y=alt.Y("y:Q"))
     rules = pd.DataFrame({"lr": [lr, edge], "what": ["this run's lr", f"2/L = {edge:.4g}"],
                           "dash": ["solid", "dashed"]})
     vert = alt.Chart(rules).mark_rule(strokeWidth=1.5).encode(
-        x="lr:Q", strokeDash=alt.StrokeDash("what:N", title=None,
-                                            legend=alt.Legend(orient="bottom")),
-        color=alt.value(NEUTRAL), tooltip=["what:N", alt.Tooltip("lr:Q", format=".4g")])
+        x=alt.X("lr:Q"), strokeDash=alt.StrokeDash("what:N", title=None,
+                                                   legend=alt.Legend(orient="bottom")),
+        color=alt.ColorValue(NEUTRAL), tooltip=tips("what:N",
+                                                    alt.Tooltip("lr:Q", format=".4g")))
     return alt.layer(lines, one, vert, title=title, height=height)
 
 
@@ -186,19 +189,19 @@ def sweep_chart(frame: pd.DataFrame, best: dict[str, float | None], ceiling: flo
     x = alt.X("lr:Q", title="learning rate (log scale)", scale=alt.Scale(type="log"))
     band = alt.Chart(agg).mark_area(opacity=0.25).encode(
         x=x, y=alt.Y("low:Q", scale=alt.Scale(type="log"),
-                     title="final training loss (log scale)"), y2="high:Q", color=color)
+                     title="final training loss (log scale)"), y2=alt.Y2("high:Q"), color=color)
     line = alt.Chart(agg).mark_line(point=True).encode(
         x=x, y=y, color=color,
-        tooltip=["optimizer:N", alt.Tooltip("lr:Q", format=".3g"),
-                 alt.Tooltip("mean:Q", format=".4f"), alt.Tooltip("low:Q", format=".4f"),
-                 alt.Tooltip("high:Q", format=".4f")])
+        tooltip=tips("optimizer:N", alt.Tooltip("lr:Q", format=".3g"),
+                     alt.Tooltip("mean:Q", format=".4f"), alt.Tooltip("low:Q", format=".4f"),
+                     alt.Tooltip("high:Q", format=".4f")))
     bad = frame[frame["diverged"]].groupby(["optimizer", "lr"], as_index=False).size()
     bad["loss"] = ceiling
     crosses = alt.Chart(bad).mark_point(shape="cross", size=110, filled=True,
                                         angle=45).encode(
         x=x, y=alt.Y("loss:Q", scale=alt.Scale(type="log")), color=color,
-        tooltip=["optimizer:N", alt.Tooltip("lr:Q", format=".3g"),
-                 alt.Tooltip("size:Q", title="diverged seeds")])
+        tooltip=tips("optimizer:N", alt.Tooltip("lr:Q", format=".3g"),
+                     alt.Tooltip("size:Q", title="diverged seeds")))
     stars = pd.DataFrame([{"optimizer": k, "lr": v,
                            "mean": float(agg[(agg["optimizer"] == k) & (agg["lr"] == v)]
                                          ["mean"].iloc[0])}
@@ -208,8 +211,8 @@ def sweep_chart(frame: pd.DataFrame, best: dict[str, float | None], ceiling: flo
     if len(stars):
         layers.append(alt.Chart(stars).mark_point(size=260, filled=False, strokeWidth=2.5)
                       .encode(x=x, y=y, color=color,
-                              tooltip=["optimizer:N", alt.Tooltip("lr:Q", format=".3g",
-                                                                  title="best lr")]))
+                              tooltip=tips("optimizer:N",
+                                           alt.Tooltip("lr:Q", format=".3g", title="best lr"))))
     return alt.layer(*layers, title=title, height=height)
 
 
@@ -234,7 +237,8 @@ def sweep_curves(metrics: dict, names: dict, title: str, height: int = 260) -> a
         y=alt.Y("value:Q", title="batch loss (log scale)", scale=alt.Scale(type="log")),
         color=alt.Color("series:N", scale=SWEEP_COLORS, title=None,
                         legend=alt.Legend(orient="top")),
-        tooltip=["series:N", "step:Q", alt.Tooltip("value:Q", format=".4f")])
+        tooltip=tips("series:N", "step:Q",
+                     alt.Tooltip("value:Q", format=".4f")))
 
 
 # --- initialization ----------------------------------------------------------------------
@@ -256,7 +260,8 @@ def per_layer_chart(frame: pd.DataFrame, title: str, y_title: str,
                         scale=alt.Scale(domain=order, range=["#2ca02c", "#1f77b4", "#7f7f7f",
                                                              "#d62728", "#ff7f0e"]),
                         legend=alt.Legend(orient="bottom", columns=2, labelLimit=260)),
-        tooltip=["scheme:N", "layer:Q", alt.Tooltip("value:Q", format=".3g")])
+        tooltip=tips("scheme:N", "layer:Q",
+                     alt.Tooltip("value:Q", format=".3g")))
 
 
 def init_table(summary: dict) -> pd.DataFrame:
@@ -303,8 +308,8 @@ def loss_heatmaps(frame: pd.DataFrame, title: str) -> alt.FacetChart:
         color=alt.Color("loss:Q", title="final loss",
                         scale=alt.Scale(type="log", scheme="viridis", reverse=True),
                         legend=alt.Legend(orient="right", format=".1g")),
-        tooltip=[alt.Tooltip("width:Q"), alt.Tooltip("lr:Q", format=".3g"),
-                 alt.Tooltip("loss:Q", format=".4f")])
+        tooltip=tips("width:Q", alt.Tooltip("lr:Q", format=".3g"),
+                     alt.Tooltip("loss:Q", format=".4f")))
     rings = alt.Chart().mark_point(shape="circle", size=170, color="white",
                                    strokeWidth=2.5).encode(x=x, y=y).transform_filter(
         "datum.best")
@@ -333,8 +338,9 @@ def lr_curves(frame: pd.DataFrame, title: str, height: int = 300) -> alt.FacetCh
         y=alt.Y("loss:Q", title="final training loss (log scale)",
                 scale=alt.Scale(type="log")),
         color=alt.Color("width:O", title="width", scale=alt.Scale(scheme="blues")),
-        tooltip=["parametrization:N", "width:Q", alt.Tooltip("lr:Q", format=".3g"),
-                 alt.Tooltip("loss:Q", format=".4f")]).facet(
+        tooltip=tips("parametrization:N", "width:Q",
+                     alt.Tooltip("lr:Q", format=".3g"),
+                     alt.Tooltip("loss:Q", format=".4f"))).facet(
         column=alt.Column("parametrization:N", title=None,
                           sort=[PARAM_NAMES["sp"], PARAM_NAMES["mup"]]), title=title)
 
@@ -349,8 +355,9 @@ def best_lr_chart(frame: pd.DataFrame, lrs: list[float], title: str,
                         scale=alt.Scale(domain=list(PARAM_NAMES.values()),
                                         range=["#7f7f7f", "#d62728"]),
                         legend=alt.Legend(orient="top")),
-        tooltip=["parametrization:N", "width:Q", alt.Tooltip("lr:Q", format=".3g"),
-                 alt.Tooltip("loss:Q", format=".4f")])
+        tooltip=tips("parametrization:N", "width:Q",
+                     alt.Tooltip("lr:Q", format=".3g"),
+                     alt.Tooltip("loss:Q", format=".4f")))
 
 
 def spread_frame(summary: dict) -> pd.DataFrame:
@@ -368,8 +375,8 @@ def spread_chart(frame: pd.DataFrame, title: str, height: int = 300) -> alt.Char
                         scale=alt.Scale(domain=list(PARAM_NAMES.values()),
                                         range=["#7f7f7f", "#d62728"]),
                         legend=alt.Legend(orient="top")),
-        tooltip=["parametrization:N", alt.Tooltip("lr:Q", format=".3g"),
-                 alt.Tooltip("spread:Q", format=".3f")])
+        tooltip=tips("parametrization:N", alt.Tooltip("lr:Q", format=".3g"),
+                     alt.Tooltip("spread:Q", format=".3f")))
 
 
 def coord_frame(summary: dict) -> pd.DataFrame:
@@ -394,8 +401,9 @@ def coord_chart(frame: pd.DataFrame, layers: list[str], title: str) -> alt.Facet
         color=alt.Color("step:N", title=None, sort=steps,
                         scale=alt.Scale(scheme="oranges", domain=steps),
                         legend=alt.Legend(orient="top")),
-        tooltip=["parametrization:N", "layer:N", "step:N", "width:Q",
-                 alt.Tooltip("mean_abs:Q", format=".4g")]).facet(
+        tooltip=tips("parametrization:N", "layer:N", "step:N",
+                     "width:Q",
+                     alt.Tooltip("mean_abs:Q", format=".4g"))).facet(
         row=alt.Row("parametrization:N", title=None,
                     sort=[PARAM_NAMES["sp"], PARAM_NAMES["mup"]]),
         column=alt.Column("layer:N", title=None, sort=layers), title=title)

@@ -7,7 +7,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from core.charts.base import (NEUTRAL, VIRIDIS, downsample, heatmap, symmetric_limit, titled,
+from core.charts.base import (NEUTRAL, VIRIDIS, downsample, heatmap, symmetric_limit, tips, titled,
                               vectors_from_origin)
 
 IMPORTANCE_SCALE = alt.Scale(scheme=VIRIDIS, reverse=True)
@@ -93,8 +93,8 @@ def feature_directions(frame: pd.DataFrame, title: str, limit: float, columns: i
         x=alt.X("x:Q", scale=scale, title=x_title, axis=alt.Axis(tickCount=3)),
         y=alt.Y("y:Q", scale=scale, title=y_title, axis=alt.Axis(tickCount=3)),
         color=alt.Color("importance:Q", scale=IMPORTANCE_SCALE, title="importance"),
-        tooltip=["feature:N", alt.Tooltip("norm:Q", format=".2f", title="‖W_i‖"),
-                 alt.Tooltip("importance:Q", format=".2f")])
+        tooltip=tips("feature:N", alt.Tooltip("norm:Q", format=".2f", title="‖W_i‖"),
+                     alt.Tooltip("importance:Q", format=".2f")))
     layers = vectors_from_origin(base, line={"strokeWidth": 2.5},
                                  dot={"size": 45, "opacity": 1})
     return alt.layer(*layers, width=size, height=size).facet(
@@ -125,8 +125,8 @@ def feature_norm_bars(frame: pd.DataFrame, title: str, columns: int = 5) -> alt.
         y=alt.Y("norm:Q", title="‖W_i‖"),
         color=alt.Color("interference:Q", title="shared",
                         scale=alt.Scale(scheme="plasma", domain=[0, 1], clamp=True)),
-        tooltip=["feature:O", alt.Tooltip("norm:Q", format=".2f"),
-                 alt.Tooltip("interference:Q", format=".2f", title="Σ_j≠i (Ŵ_i·W_j)²")],
+        tooltip=tips("feature:O", alt.Tooltip("norm:Q", format=".2f"),
+                     alt.Tooltip("interference:Q", format=".2f", title="Σ_j≠i (Ŵ_i·W_j)²")),
     ).facet(facet=alt.Facet("panel:N", title=None, sort=alt.SortField("order")),
             columns=columns, title=title)
 
@@ -140,12 +140,12 @@ def feature_dimensionality(points: pd.DataFrame, per_model: pd.DataFrame, title:
     refs = pd.DataFrame({"y": [1.0, 0.5, 0.4, 1 / 3], "density": right,
                          "label": ["1", "1/2", "2/5", "1/3"]})
     x = alt.X("density:Q", scale=alt.Scale(type="log"), title="1 / (1 − sparsity)")
-    rules = alt.Chart(refs).mark_rule(strokeDash=[4, 4], color="gray").encode(y="y:Q")
+    rules = alt.Chart(refs).mark_rule(strokeDash=[4, 4], color="gray").encode(y=alt.Y("y:Q"))
     labels = alt.Chart(refs).mark_text(align="left", dx=8, color="gray").encode(
-        y="y:Q", x="density:Q", text="label:N")
+        y=alt.Y("y:Q"), x=alt.X("density:Q"), text=alt.Text("label:N"))
     line = alt.Chart(per_model).mark_line(color=NEUTRAL, strokeWidth=1.5).encode(
         x=x, y=alt.Y("value:Q"), tooltip=[alt.Tooltip("value:Q", format=".2f",
-                                                       title="dims per feature")])
+                                                      title="dims per feature")])
     dots = alt.Chart(points).mark_circle(size=60, opacity=0.8).encode(
         x=x, y=alt.Y("dimensionality:Q", title="feature dimensionality D_i",
                      scale=alt.Scale(domain=[0, 1.1], clamp=True)),
@@ -153,8 +153,8 @@ def feature_dimensionality(points: pd.DataFrame, per_model: pd.DataFrame, title:
                         scale=alt.Scale(domain=["represented", "dropped"],
                                         range=["#4c78a8", "#c7c7c7"]),
                         legend=alt.Legend(orient="top-right")),
-        tooltip=["feature:N", alt.Tooltip("dimensionality:Q", format=".2f"),
-                 alt.Tooltip("density:Q", format=".3g", title="1/(1−S)")])
+        tooltip=tips("feature:N", alt.Tooltip("dimensionality:Q", format=".2f"),
+                     alt.Tooltip("density:Q", format=".3g", title="1/(1−S)")))
     return alt.layer(rules, labels, line, dots, title=title, height=height)
 
 
@@ -183,8 +183,9 @@ def instance_losses(frame: pd.DataFrame, title: str, height: int = 300) -> alt.C
         y=alt.Y("value:Q", title="loss (log scale)", scale=alt.Scale(type="log")),
         color=alt.Color("sparsity:N", sort=order, title="sparsity",
                         scale=alt.Scale(scheme=VIRIDIS)),
-        detail="instance:N",
-        tooltip=["sparsity:N", "instance:N", "step:Q", alt.Tooltip("value:Q", format=".4g")],
+        detail=alt.Detail("instance:N"),
+        tooltip=tips("sparsity:N", "instance:N", "step:Q",
+                     alt.Tooltip("value:Q", format=".4g")),
     )
 
 
@@ -222,10 +223,11 @@ def hidden_points(frame: pd.DataFrame, title: str, x_title: str, y_title: str,
         x=alt.X("x:Q", scale=scale, title=x_title),
         y=alt.Y("y:Q", scale=scale, title=y_title),
         color=alt.Color("status:N", scale=colors, title=None, legend=alt.Legend(orient="right")),
-        tooltip=["vector:N", "status:N", alt.Tooltip("cosine:Q", format=".3f")])
+        tooltip=tips("vector:N", "status:N",
+                     alt.Tooltip("cosine:Q", format=".3f")))
     lines, dots = vectors_from_origin(base, line={"strokeWidth": 1.5, "opacity": 0.6},
                                       dot={"size": 90, "opacity": 1})
-    text = base.mark_text(dx=9, dy=-9).encode(text="vector:N")
+    text = base.mark_text(dx=9, dy=-9).encode(text=alt.Text("vector:N"))
     return alt.layer(lines, dots, text, title=titled(title, subtitle),
                      height=height, width=height + 100)
 
