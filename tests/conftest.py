@@ -1,8 +1,14 @@
 """Fixtures shared by the test modules: a private run registry, and a real server for
 the browser tests (one for the whole run)."""
+import os
+
 import pytest
 
 from core import engine
+
+# Altair's schema check on every chart a page draws (AppTest here, and the servers the
+# browser tests start, which inherit this environment); the app skips it (base.unchecked)
+os.environ["LAB_CHECK_CHARTS"] = "1"
 from tests.browser import Server, require_browser
 
 

@@ -111,11 +111,11 @@ def prose(text: str) -> None:
 
 
 def sized(chart: Any) -> Any:
-    """A chart as the page draws it: larger in talk mode, and kept for the page's
-    "save as SVG" button (ui/export.py)."""
+    """A chart as the page draws it: larger in talk mode, kept for the page's "save as
+    SVG" button (ui/export.py), and drawn without Altair's schema check (base.unchecked)."""
     chart = base.for_talk(chart) if active() else chart
     export.keep(chart)
-    return chart
+    return base.unchecked(chart)
 
 
 def take_keys() -> bool:

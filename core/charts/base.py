@@ -3,7 +3,9 @@ vectors drawn from the origin, and the colour scales and axes they share."""
 from __future__ import annotations
 
 import base64
+import functools
 import io
+import os
 import textwrap
 
 import altair as alt
@@ -23,6 +25,19 @@ SHAPE_LEGEND = {"symbolFillColor": NEUTRAL, "symbolStrokeColor": NEUTRAL}
 # viridis without its darkest fifth: lines and dots keep the scheme's order, and its dark
 # end (#440154) no longer sinks into a dark background
 VIRIDIS = alt.SchemeParams(name="viridis", extent=[0.2, 1])
+
+
+def unchecked(chart):
+    """`chart`, whose `to_dict()` (which Streamlit calls to draw it) skips Altair's
+    JSON-schema validation: a third to a half of a page's redraw, every second while a
+    run streams, for specs that do not change shape between redraws. The tests set
+    LAB_CHECK_CHARTS=1 (tests/conftest.py), which keeps the check, so an invalid spec
+    still fails them; the same chart gives the same dict either way."""
+    if os.environ.get("LAB_CHECK_CHARTS") != "1":
+        # on the instance, past SchemaBase.__setattr__ (which would store it as a spec
+        # property); copies of the chart validate as before
+        object.__setattr__(chart, "to_dict", functools.partial(chart.to_dict, validate=False))
+    return chart
 
 
 def tips(*fields: str | alt.Tooltip) -> list[alt.Tooltip]:
