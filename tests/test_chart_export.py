@@ -58,6 +58,13 @@ def test_the_svg_button_downloads_every_chart_in_a_browser(server, tmp_path):
             button.click()
         path = tmp_path / "charts.zip"
         info.value.save_as(path)
+        # the run's metrics, also made only when their button is clicked
+        with page.expect_download(timeout=60_000) as info:
+            page.get_by_role("button", name="Metrics (CSV)").click()
+        metrics = (tmp_path / "metrics.csv")
+        info.value.save_as(metrics)
+    lines = metrics.read_text().splitlines()
+    assert lines[0].startswith("step,") and "train_loss" in lines[0] and len(lines) > 10
     files = svg_files(path.read_bytes())
     assert len(files) == 5 and all(name.endswith(".svg") for name in files)
     assert any("decision-boundary" in name for name in files)

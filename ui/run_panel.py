@@ -166,20 +166,31 @@ def metrics_frame(view: engine.RunView) -> pd.DataFrame:
     return pd.concat(rows, ignore_index=True)
 
 
+def metrics_csv(view: engine.RunView) -> str:
+    """The run's metrics as CSV: a row per logged step, a column per metric."""
+    if not view.metrics:
+        return "step\n"
+    return metrics_frame(view).pivot_table(index="step", columns="metric", values="value") \
+        .reset_index().to_csv(index=False)
+
+
+def summary_json(view: engine.RunView) -> str:
+    """The run's configuration, outcome and summary, and the command that trains it again."""
+    return json.dumps({"experiment": view.experiment, "config": params.as_dict(view.config),
+                       "status": view.status, "error": view.error, "summary": view.summary,
+                       "cli": cli_line(view.experiment, view.config)}, indent=2)
+
+
 def downloads(view: engine.RunView, page: str) -> None:
-    """The run's metrics as CSV (long form) and its summary as JSON."""
+    """The run's metrics as CSV and its summary as JSON, each made when its button is
+    clicked (not on every rerun of the page, which then also sends no file)."""
     if view.active:
         return
     left, right, _ = st.columns([1, 1, 3])
-    csv = metrics_frame(view).pivot_table(index="step", columns="metric", values="value") \
-        .reset_index().to_csv(index=False) if view.metrics else "step\n"
-    left.download_button("Metrics (CSV)", csv, file_name=f"{view.experiment}-{view.key}.csv",
-                         mime="text/csv", key=f"{page}.csv", icon=":material/download:",
-                         on_click="ignore")
-    record = {"experiment": view.experiment, "config": params.as_dict(view.config),
-              "status": view.status, "error": view.error, "summary": view.summary,
-              "cli": cli_line(view.experiment, view.config)}
-    right.download_button("Summary (JSON)", json.dumps(record, indent=2),
+    left.download_button("Metrics (CSV)", lambda: metrics_csv(view),
+                         file_name=f"{view.experiment}-{view.key}.csv", mime="text/csv",
+                         key=f"{page}.csv", icon=":material/download:", on_click="ignore")
+    right.download_button("Summary (JSON)", lambda: summary_json(view),
                           file_name=f"{view.experiment}-{view.key}.json",
                           mime="application/json", key=f"{page}.json",
                           icon=":material/download:", on_click="ignore")
