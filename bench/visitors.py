@@ -47,9 +47,10 @@ RSS_GOAL_MB = 690.0
 DONE = "/Done: |cannot start now|failed/"
 
 
-def health(url: str, seconds: float | None = None, stop: threading.Event | None = None):
+def health(url: str, seconds: float | None = None, stop: threading.Event | None = None,
+           out=None):
     """(time.time(), latency in ms) of GET /_stcore/health every 0.2 s, for `seconds` or
-    until `stop`."""
+    until `stop`; each also written to `out` as it comes (a prober that is killed)."""
     times = []
     end = time.monotonic() + (seconds or 1e9)
     while time.monotonic() < end and not (stop and stop.is_set()):
@@ -60,23 +61,14 @@ def health(url: str, seconds: float | None = None, stop: threading.Event | None 
             times.append((time.time(), (time.perf_counter() - started) * 1000))
         except OSError:
             times.append((time.time(), 10_000.0))
+        if out is not None:
+            out.write(f"{times[-1][0]} {times[-1][1]}\n")
         time.sleep(0.2)
     return times
 
 
-PROBE = """
-import sys, time, urllib.request
-url, out = sys.argv[1], open(sys.argv[2], "w", buffering=1)
-while True:
-    started = time.perf_counter()
-    try:
-        with urllib.request.urlopen(url + "/_stcore/health", timeout=10) as reply:
-            reply.read()
-        out.write(f"{time.time()} {(time.perf_counter() - started) * 1000}\\n")
-    except OSError:
-        out.write(f"{time.time()} 10000\\n")
-    time.sleep(0.2)
-"""
+PROBE = ("import sys; sys.path.insert(0, sys.argv[1]); from bench.visitors import health; "
+         "health(sys.argv[2], out=open(sys.argv[3], 'w', buffering=1))")
 
 
 class Prober:
@@ -85,7 +77,7 @@ class Prober:
     def __init__(self, url: str, path: Path):
         import subprocess
         self.path = path
-        self.proc = subprocess.Popen([sys.executable, "-c", PROBE, url, str(path)],
+        self.proc = subprocess.Popen([sys.executable, "-c", PROBE, str(ROOT), url, str(path)],
                                      start_new_session=True)
 
     def stop(self) -> list[tuple[float, float]]:

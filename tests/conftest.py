@@ -5,11 +5,11 @@ import os
 import pytest
 
 from core import engine
+from tests.browser import Server, require_browser
 
 # Altair's schema check on every chart a page draws (AppTest here, and the servers the
 # browser tests start, which inherit this environment); the app skips it (base.unchecked)
 os.environ["LAB_CHECK_CHARTS"] = "1"
-from tests.browser import Server, require_browser
 
 
 @pytest.fixture
