@@ -141,7 +141,13 @@ def live(run: engine.Run, draw: Callable[[engine.RunView], None], page: str,
         if redraw_every(view) != every:
             st.rerun()  # the whole page once more, with the next pace (or no timer)
 
-    view_fragment()
+    # In a container of the full run's own: should the browser drop the fragment's
+    # block (a fragment run that starts before the full run's messages went out removes
+    # them from the queue, and the full run's end then clears the block as stale), only
+    # this container empties until the fragment draws again; without it the page's later
+    # blocks would move up one place, and the fragment would draw over the next one
+    with st.container():
+        view_fragment()
 
 
 def show(page: str, experiment: str, config: Any,
