@@ -60,9 +60,9 @@ def _left_after_a_fragment_run_starts(min_cached: float, monkeypatch) -> list[Fo
     queue = ForwardMsgQueue()
     for msg in (_delta([0, 6], block=True), _delta([0, 6, 0, 0], spec_chars=20_000)):
         populate_hash_if_needed(msg)
-        seen_before = True  # the chart's previous redraw: the browser holds it
-        queue.enqueue(create_reference_msg(msg)
-                      if msg.metadata.cacheable and seen_before else msg)
+        # the browser holds the chart from its previous redraw, so a cacheable message
+        # goes out as a reference to it
+        queue.enqueue(create_reference_msg(msg) if msg.metadata.cacheable else msg)
     finished = ForwardMsg()
     finished.script_finished = ForwardMsg.FINISHED_SUCCESSFULLY
     queue.enqueue(finished)
