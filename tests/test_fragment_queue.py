@@ -115,3 +115,9 @@ def test_the_live_fragment_sits_alone_in_a_container_of_the_full_run():
 def _holds(node, target) -> bool:
     return node is target or any(
         _holds(child, target) for child in getattr(node, "children", {}).values())
+
+
+def test_no_page_starts_a_fragment_of_its_own():
+    """Live views go through run_panel.live, which gives the fragment its container."""
+    own = [p.name for p in (ROOT / "views").glob("*.py") if "fragment" in p.read_text()]
+    assert own == [], f"these pages start a fragment of their own: {own}"
